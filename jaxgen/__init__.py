@@ -1,0 +1,14 @@
+"""jaxgen: autoencoders, VAEs, GANs and recurrent networks in JAX/Flax.
+
+Scripts use `jaxgen.load_run(workdir)` to get a trained model back (encode, decode,
+reconstruct, sample), and `jaxgen.train.train(config, workdir)` to train one.
+"""
+
+__version__ = "0.1.0"
+
+
+def load_run(workdir, **kwargs):
+    """Loads a finished or checkpointed run; see `jaxgen.run.load_run`."""
+    from jaxgen.run import load_run as _load_run
+
+    return _load_run(workdir, **kwargs)

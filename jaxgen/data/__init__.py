@@ -1,0 +1,135 @@
+"""Datasets as in-memory arrays: MNIST offline through TFDS, any TFDS catalogue dataset by
+name (`tfds:fashion_mnist`), and synthetic datasets generated from a seed.
+
+Every loader returns `Splits`: dicts of NumPy arrays with an image/feature array `x` (float32)
+and, where there are labels, `y` (int32). The loop puts them on the device once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+import numpy as np
+
+from jaxgen.config import ConfigDict
+from jaxgen.errors import ConfigError, DataError
+
+Batch = dict[str, np.ndarray]
+
+# name -> "module:function"; the function takes the dataset ConfigDict and returns Splits.
+# A family issue adds its datasets here (one line each).
+REGISTRY: dict[str, str] = {
+    "mnist": "jaxgen.data.loaders:mnist",
+    "ferris_wheel": "jaxgen.data.synthetic:ferris_wheel",
+    "blobs": "jaxgen.data.synthetic:blobs",
+}
+
+
+@dataclasses.dataclass
+class Splits:
+    """Train/validation/test arrays and what a model needs to know about them."""
+
+    train: Batch
+    val: Batch | None = None
+    test: Batch | None = None
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def split(self, name: str) -> Batch:
+        data = getattr(self, name)
+        if data is None:
+            raise DataError(f"dataset {self.info.get('name')!r} has no {name} split")
+        return data
+
+
+def base_config(name: str = "mnist", **overrides) -> ConfigDict:
+    """The dataset group every config carries; loaders ignore keys they do not use."""
+    cfg = ConfigDict(
+        {
+            "name": name,
+            "binarize": "none",  # none | static | dynamic (fresh Bernoulli draw per use)
+            "classes": (),  # keep only these labels in train/val (one-class protocols)
+            "num_train": 0,  # 0 = all; a cap for quick runs and tests
+            "num_test": 0,  # 0 = all
+            "seed": 0,  # synthetic data and static binarization
+            "num_points": 10_000,  # synthetic datasets
+            "dim": 10,  # synthetic datasets: ambient dimension
+            "noise": 0.01,  # synthetic datasets: observation noise std
+            "data_dir": "",  # TFDS data dir; "" = TFDS_DATA_DIR or TFDS's default
+        }
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def load(cfg: ConfigDict) -> Splits:
+    """Loads the dataset named by `cfg.name` and applies the generic options."""
+    name = cfg.name
+    if name.startswith("tfds:"):
+        from jaxgen.data import loaders
+
+        splits = loaders.tfds_catalog(cfg)
+    else:
+        if name not in REGISTRY:
+            import difflib
+
+            close = difflib.get_close_matches(name, REGISTRY, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(
+                f"unknown dataset {name!r}{hint}; known: {', '.join(sorted(REGISTRY))}, "
+                f"or tfds:NAME"
+            )
+        module, fn = REGISTRY[name].split(":")
+        splits = getattr(importlib.import_module(module), fn)(cfg)
+    splits.info.setdefault("name", name)
+    return _postprocess(splits, cfg)
+
+
+def _subset(batch: Batch | None, mask_or_n) -> Batch | None:
+    if batch is None:
+        return None
+    return {k: v[mask_or_n] for k, v in batch.items()}
+
+
+def _postprocess(splits: Splits, cfg: ConfigDict) -> Splits:
+    if cfg.get("classes"):
+        keep = tuple(int(c) for c in cfg.classes)
+        for name in ("train", "val"):
+            data = getattr(splits, name)
+            if data is not None and "y" in data:
+                setattr(splits, name, _subset(data, np.isin(data["y"], keep)))
+        if len(splits.train["x"]) == 0:
+            raise ConfigError(f"dataset.classes={keep} leaves no training data")
+    if cfg.get("num_train"):
+        splits.train = _subset(splits.train, slice(0, int(cfg.num_train)))
+    if cfg.get("num_test"):
+        for name in ("val", "test"):
+            setattr(splits, name, _subset(getattr(splits, name), slice(0, int(cfg.num_test))))
+    mode = cfg.get("binarize", "none")
+    if mode not in ("none", "static", "dynamic"):
+        raise ConfigError(f"dataset.binarize must be none, static or dynamic, got {mode!r}")
+    if mode != "none":
+        # Static: one fixed draw for every split. Dynamic: fresh draws for training happen in
+        # the train step (see `batch_transform`); evaluation uses one fixed draw, as is usual.
+        rng = np.random.default_rng(int(cfg.get("seed", 0)) + 7919)
+        for name in ("train", "val", "test"):
+            data = getattr(splits, name)
+            if data is None or (mode == "dynamic" and name == "train"):
+                continue
+            x = data["x"]
+            data = dict(data, x=(rng.random(x.shape, dtype=np.float32) < x).astype(np.float32))
+            setattr(splits, name, data)
+    splits.info.update(
+        binarize=mode, shape=tuple(splits.train["x"].shape[1:]), num_train=len(splits.train["x"])
+    )
+    return splits
+
+
+def batch_transform(cfg: ConfigDict):
+    """The per-step transform of a training batch implied by the dataset config, or None."""
+    if cfg.get("binarize", "none") != "dynamic":
+        return None
+    from jaxgen.sampling import bernoulli_binarize
+
+    return lambda batch, key: dict(batch, x=bernoulli_binarize(key, batch["x"]))

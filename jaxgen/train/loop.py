@@ -1,0 +1,344 @@
+"""The one training loop every family shares.
+
+Compilation: a chunk of `train.steps_per_scan` steps (by default a whole epoch) runs as one
+`lax.scan` inside one `jit`, with the state donated. Seeds: the state always carries a leading
+seed axis and the chunk is `vmap`ped over it, so `num_seeds=8` trains eight seeds in one
+program. Randomness: seed s owns the root key `PRNGKey(s)`; step n uses
+`fold_in(named_key(root, "train"), n)`, epoch e shuffles with `fold_in(named_key(root,
+"shuffle"), e)`. A resumed run therefore replays exactly the same data order and noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxgen import data as data_lib
+from jaxgen.config import ConfigDict, to_json
+from jaxgen.errors import ConfigError, JaxgenError, NonFiniteError
+from jaxgen.sampling import named_key
+from jaxgen.train import parallel
+from jaxgen.train.checkpoint import Checkpointer
+from jaxgen.train.family import Family
+from jaxgen.train.rundir import MetricsLog, RunLock, environment, write_json
+
+
+class Interrupted(JaxgenError):
+    """Ctrl-C: the run saved a checkpoint and can be resumed with the same command."""
+
+    exit_code = 130
+
+
+def make_family(config: ConfigDict) -> Family:
+    """The family named by `config.model.family` (module `jaxgen.families.<name>`)."""
+    name = config.model.family
+    try:
+        module = importlib.import_module(f"jaxgen.families.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"jaxgen.families.{name}":
+            raise
+        raise ConfigError(f"unknown model.family {name!r}") from None
+    return module.make_family(config)
+
+
+def seed_keys(config: ConfigDict) -> jax.Array:
+    """Root keys of the run's seeds: (num_seeds, 2), seed `config.seed + i` for row i."""
+    seeds = config.seed + np.arange(config.num_seeds)
+    return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32))
+
+
+def seed_slice(tree: Any, i: int) -> Any:
+    """Seed `i`'s part of a state or metrics tree with a leading seed axis."""
+    return jax.tree.map(lambda x: x[i], tree)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `train` returns: the final state (leading seed axis) and the run's numbers."""
+
+    config: ConfigDict
+    family: Family
+    state: Any
+    splits: data_lib.Splits
+    workdir: Path
+    summary: dict[str, Any]
+
+    def seed_state(self, i: int = 0) -> Any:
+        return seed_slice(self.state, i)
+
+
+def _device_split(batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+    return {k: jnp.asarray(v) for k, v in batch.items()}
+
+
+class Trainer:
+    """Holds the compiled functions for one (config, family, data) combination."""
+
+    def __init__(self, config: ConfigDict, family: Family, splits: data_lib.Splits):
+        self.config, self.family, self.splits = config, family, splits
+        tc = config.train
+        self.train_data = _device_split(splits.train)
+        self.num_train = len(splits.train["x"])
+        self.batch_size = tc.batch_size
+        self.steps_per_epoch = self.num_train // tc.batch_size
+        if self.steps_per_epoch == 0:
+            raise ConfigError(
+                f"train.batch_size={tc.batch_size} is larger than the training set "
+                f"({self.num_train} examples)"
+            )
+        self.chunk = min(tc.steps_per_scan or self.steps_per_epoch, self.steps_per_epoch)
+        self.total_steps = self.steps_per_epoch * tc.num_epochs
+        self.transform = data_lib.batch_transform(config.dataset)
+        self.mesh = parallel.make_mesh() if config.data_parallel else None
+        if self.mesh is not None and tc.batch_size % self.mesh.size:
+            raise ConfigError(
+                f"train.batch_size={tc.batch_size} is not divisible by the "
+                f"{self.mesh.size} devices of data_parallel"
+            )
+        self.keys = seed_keys(config)
+        self._chunk_fns: dict[int, Callable] = {}
+        self._eval_fns: dict[str, Callable] = {}
+
+    # -- init ---------------------------------------------------------------------------
+    def example_batch(self) -> dict[str, jax.Array]:
+        return {k: v[: self.batch_size] for k, v in self.train_data.items()}
+
+    def init(self) -> Any:
+        batch = self.example_batch()
+        init = jax.vmap(lambda k: self.family.init(named_key(k, "init"), batch))
+        return jax.jit(init)(self.keys)
+
+    def abstract_state(self) -> Any:
+        batch = self.example_batch()
+        return jax.eval_shape(
+            jax.vmap(lambda k: self.family.init(named_key(k, "init"), batch)), self.keys
+        )
+
+    # -- training -----------------------------------------------------------------------
+    def _one_seed_chunk(self, state, root, data, epoch, start, *, length: int):
+        """`length` steps of one seed, from step `start` of `epoch`."""
+        n, bs, spe = self.num_train, self.batch_size, self.steps_per_epoch
+        perm = jax.random.permutation(jax.random.fold_in(named_key(root, "shuffle"), epoch), n)
+        train_key = named_key(root, "train")
+
+        def body(state, i):
+            pos = start + i
+            step = epoch * spe + pos
+            idx = jax.lax.dynamic_slice(perm, (pos * bs,), (bs,))
+            batch = {k: v[idx] for k, v in data.items()}
+            key = jax.random.fold_in(train_key, step)
+            if self.transform is not None:
+                batch = self.transform(batch, named_key(key, "data"))
+            batch = parallel.shard_batch(batch, self.mesh)
+            return self.family.train_step(state, batch, named_key(key, "step"))
+
+        return jax.lax.scan(body, state, jnp.arange(length))
+
+    def chunk_fn(self, length: int) -> Callable:
+        if length not in self._chunk_fns:
+            fn = partial(self._one_seed_chunk, length=length)
+            fn = jax.vmap(fn, in_axes=(0, 0, None, None, None))
+            self._chunk_fns[length] = jax.jit(fn, donate_argnums=0)
+        return self._chunk_fns[length]
+
+    # -- evaluation ---------------------------------------------------------------------
+    def evaluate(self, state: Any, split: str) -> dict[str, np.ndarray]:
+        """Mean of the family's per-example metrics over a split, per seed: {name: (S,)}."""
+        data = self.splits.split(split)
+        n = len(data["x"])
+        bs = min(self.config.train.eval_batch_size, n)
+        num_batches = math.ceil(n / bs)
+        if split not in self._eval_fns:
+            padded = {
+                k: np.concatenate([v, np.repeat(v[:1], num_batches * bs - n, 0)]).reshape(
+                    num_batches, bs, *v.shape[1:]
+                )
+                for k, v in data.items()
+            }
+            padded = _device_split(padded)
+            mask = jnp.asarray(
+                (np.arange(num_batches * bs) < n).reshape(num_batches, bs), jnp.float32
+            )
+
+            def one_seed(state, root):
+                eval_key = named_key(root, f"eval/{split}")
+
+                def body(totals, xs):
+                    batch, m, i = xs
+                    out = self.family.eval_step(state, batch, jax.random.fold_in(eval_key, i))
+                    out = {k: jnp.sum(jnp.broadcast_to(v, m.shape) * m) for k, v in out.items()}
+                    totals = out if totals is None else jax.tree.map(jnp.add, totals, out)
+                    return totals, None
+
+                first = body(None, (jax.tree.map(lambda a: a[0], padded), mask[0], 0))[0]
+                zeros = jax.tree.map(jnp.zeros_like, first)
+                totals, _ = jax.lax.scan(body, zeros, (padded, mask, jnp.arange(num_batches)))
+                return jax.tree.map(lambda t: t / n, totals)
+
+            self._eval_fns[split] = jax.jit(jax.vmap(one_seed))
+        return jax.device_get(self._eval_fns[split](state, self.keys))
+
+
+def _summarize(values: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per-metric mean over seeds, plus std and per-seed values when there are several."""
+    out = {}
+    for k, v in values.items():
+        v = np.asarray(v, np.float64)
+        out[k] = float(v.mean())
+        if v.size > 1:
+            out[k + "_std"] = float(v.std())
+            out[k + "_seeds"] = v.tolist()
+    return out
+
+
+def _first_nonfinite(metrics: dict[str, np.ndarray]) -> tuple[str, int, int] | None:
+    """(metric, seed, step-in-chunk) of the first NaN/Inf in (S, L) chunk metrics."""
+    first = None
+    for name, v in metrics.items():
+        bad = ~np.isfinite(np.asarray(v))
+        if bad.any():
+            seed, pos = np.argwhere(bad)[0][:2] if bad.ndim > 1 else (0, np.argmax(bad))
+            if first is None or pos < first[2]:
+                first = (name, int(seed), int(pos))
+    return first
+
+
+def train(
+    config: ConfigDict,
+    workdir: str | Path,
+    *,
+    family: Family | None = None,
+    splits: data_lib.Splits | None = None,
+) -> RunResult:
+    """Trains `config` in `workdir`, resuming from its newest checkpoint if there is one."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if config.distributed:
+        parallel.initialize_distributed()
+    with RunLock(workdir):
+        return _train_locked(config, workdir, family, splits)
+
+
+def _train_locked(config, workdir, family, splits) -> RunResult:
+    t_start = time.time()
+    tc = config.train
+    (workdir / "config.json").write_text(to_json(config) + "\n")
+    write_json(workdir / "env.json", environment())
+    splits = splits if splits is not None else data_lib.load(config.dataset)
+    family = family if family is not None else make_family(config)
+    trainer = Trainer(config, family, splits)
+    log = MetricsLog(workdir / "metrics.jsonl")
+    ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=tc.max_checkpoints)
+
+    restored = ckpt.restore(trainer.abstract_state())
+    if restored is None:
+        state, step = trainer.init(), 0
+        log.truncate_after(-1)
+    else:
+        state, meta = restored
+        step = int(meta["step"])
+        log.truncate_after(step)
+        print(f"jaxgen: resuming {workdir} from step {step}", flush=True)
+    state = parallel.replicate(state, trainer.mesh)
+
+    spe, total = trainer.steps_per_epoch, trainer.total_steps
+    every = tc.checkpoint_every_steps or spe
+    last_saved = step
+    bar = tqdm(
+        total=total,
+        initial=step,
+        unit="step",
+        disable=not tc.progress,
+        dynamic_ncols=True,
+        desc=workdir.name,
+    )
+    t_train = time.time()
+    steps_done = 0
+    try:
+        while step < total:
+            epoch, pos = divmod(step, spe)
+            length = min(trainer.chunk - pos % trainer.chunk, spe - pos)
+            fn = trainer.chunk_fn(length)
+            try:
+                new_state, metrics = fn(state, trainer.keys, trainer.train_data, epoch, pos)
+                metrics = jax.device_get(metrics)  # The one host sync per chunk.
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"interrupted at step {step}; checkpoint at step "
+                    f"{last_saved} kept; run the same command to resume"
+                ) from None
+            bad = _first_nonfinite(metrics)
+            if bad is not None:
+                name, seed, at = bad
+                raise NonFiniteError(
+                    f"metric {name!r} became non-finite at step {step + at + 1} "
+                    f"(seed {config.seed + seed}); run stopped, last good checkpoint: step "
+                    f"{last_saved if ckpt.steps() else 'none'}; try a lower optimizer.lr"
+                )
+            state, step = new_state, step + length
+            steps_done += length
+            bar.update(length)
+            means = {k: float(np.mean(v)) for k, v in metrics.items()}
+            bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k == "loss"})
+            epoch_end = step % spe == 0
+            row = {
+                "step": step,
+                "epoch": step / spe,
+                "split": "train",
+                **_summarize({k: np.mean(v, axis=-1) for k, v in metrics.items()}),
+            }
+            log.write(row)
+            if epoch_end and (step // spe) % tc.eval_every_epochs == 0 and splits.val is not None:
+                log.write(
+                    {
+                        "step": step,
+                        "epoch": step // spe,
+                        "split": "val",
+                        **_summarize(trainer.evaluate(state, "val")),
+                    }
+                )
+            if step - last_saved >= every or step == total:
+                ckpt.save(step, state, {"step": step, "epoch": step / spe})
+                last_saved = step
+    except KeyboardInterrupt:
+        # Between chunks: the state is consistent, keep it.
+        if step > last_saved:
+            ckpt.save(step, state, {"step": step, "epoch": step / spe})
+        raise Interrupted(
+            f"interrupted at step {step}; checkpoint saved; run the same command to resume"
+        ) from None
+    finally:
+        bar.close()
+    train_seconds = time.time() - t_train
+
+    summary: dict[str, Any] = {
+        "steps": total,
+        "epochs": tc.num_epochs,
+        "num_seeds": config.num_seeds,
+        "train_seconds_this_session": train_seconds,
+        "steps_per_second": steps_done / train_seconds if steps_done else None,
+    }
+    for split in ("val", "test"):
+        if getattr(splits, split) is not None:
+            values = _summarize(trainer.evaluate(state, split))
+            log.write(
+                {"step": step, "epoch": tc.num_epochs, "split": split, "final": True, **values}
+            )
+            summary[split] = values
+    report_key = named_key(trainer.keys[0], "report")
+    summary["report"] = family.report(seed_slice(state, 0), splits, workdir, report_key)
+    summary["wall_seconds_this_session"] = time.time() - t_start
+    write_json(workdir / "summary.json", summary)
+    ckpt.close()
+    return RunResult(config, family, state, splits, workdir, summary)

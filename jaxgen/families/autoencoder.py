@@ -94,11 +94,8 @@ class AutoencoderFamily(Family):
     def init(self, key: jax.Array, batch: Batch) -> train_state.TrainState:
         module = self.module(batch["x"].shape[1:])
         params = module.init(key, batch["x"][:1])["params"]
-        tx = make_optimizer(self.config.optimizer, self._total_steps())
+        tx = make_optimizer(self.config.optimizer, self.total_steps)
         return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
-
-    def _total_steps(self) -> int:
-        return self.config.train.num_epochs * 1000  # Only shapes schedules like cosine.
 
     def loss(self, params, apply_fn, batch: Batch) -> tuple[jax.Array, dict]:
         out, _ = apply_fn({"params": params}, batch["x"])

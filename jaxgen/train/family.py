@@ -36,6 +36,9 @@ class Family(abc.ABC):
 
     def __init__(self, config: ConfigDict):
         self.config = config
+        # Set by the loop before `init`: the run's total number of train steps, which
+        # learning-rate schedules (cosine, piecewise) need.
+        self.total_steps = 1
 
     @abc.abstractmethod
     def init(self, key: Array, batch: Batch) -> State:

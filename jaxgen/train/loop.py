@@ -99,6 +99,7 @@ class Trainer:
             )
         self.chunk = min(tc.steps_per_scan or self.steps_per_epoch, self.steps_per_epoch)
         self.total_steps = self.steps_per_epoch * tc.num_epochs
+        family.total_steps = self.total_steps
         self.transform = data_lib.batch_transform(config.dataset)
         self.mesh = parallel.make_mesh() if config.data_parallel else None
         if self.mesh is not None and tc.batch_size % self.mesh.size:

@@ -228,10 +228,10 @@ def train(
     if config.distributed:
         parallel.initialize_distributed()
     with RunLock(workdir):
-        return _train_locked(config, workdir, family, splits)
+        return _train_locked(config, workdir, family, splits, stop_at_step)
 
 
-def _train_locked(config, workdir, family, splits) -> RunResult:
+def _train_locked(config, workdir, family, splits, stop_at_step) -> RunResult:
     t_start = time.time()
     tc = config.train
     (workdir / "config.json").write_text(to_json(config) + "\n")
@@ -254,6 +254,7 @@ def _train_locked(config, workdir, family, splits) -> RunResult:
     state = parallel.replicate(state, trainer.mesh)
 
     spe, total = trainer.steps_per_epoch, trainer.total_steps
+    stop = min(total, stop_at_step) if stop_at_step is not None else total
     every = tc.checkpoint_every_steps or spe
     last_saved = step
     bar = tqdm(
@@ -267,9 +268,9 @@ def _train_locked(config, workdir, family, splits) -> RunResult:
     t_train = time.time()
     steps_done = 0
     try:
-        while step < total:
+        while step < stop:
             epoch, pos = divmod(step, spe)
-            length = min(trainer.chunk - pos % trainer.chunk, spe - pos)
+            length = min(trainer.chunk - pos % trainer.chunk, spe - pos, stop - step)
             fn = trainer.chunk_fn(length)
             try:
                 new_state, metrics = fn(state, trainer.keys, trainer.train_data, epoch, pos)
@@ -309,7 +310,7 @@ def _train_locked(config, workdir, family, splits) -> RunResult:
                         **_summarize(trainer.evaluate(state, "val")),
                     }
                 )
-            if step - last_saved >= every or step == total:
+            if step - last_saved >= every or step == stop:
                 ckpt.save(step, state, {"step": step, "epoch": step / spe})
                 last_saved = step
     except KeyboardInterrupt:
@@ -322,6 +323,10 @@ def _train_locked(config, workdir, family, splits) -> RunResult:
     finally:
         bar.close()
     train_seconds = time.time() - t_train
+    if step < total:
+        ckpt.close()
+        summary = {"stopped_at_step": step, "steps": total}
+        return RunResult(config, family, state, splits, workdir, summary)
 
     summary: dict[str, Any] = {
         "steps": total,

@@ -31,7 +31,7 @@ def test_mnist_is_canonical_and_offline(mnist):
     np.testing.assert_array_equal(mnist.test["y"][:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
     x = mnist.train["x"]
     assert x.shape[1:] == (28, 28, 1) and x.dtype == np.float32
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     assert "tensorflow" not in sys.modules
 
 

@@ -221,8 +221,18 @@ def train(
     *,
     family: Family | None = None,
     splits: data_lib.Splits | None = None,
+    stop_at_step: int | None = None,
 ) -> RunResult:
-    """Trains `config` in `workdir`, resuming from its newest checkpoint if there is one."""
+    """Trains `config` in `workdir`, resuming from its newest checkpoint if there is one.
+
+    Args:
+      config: the run config (see `jaxgen.config.base_config`).
+      workdir: the run folder; created if missing, resumed if it holds a checkpoint.
+      family: an already built family (default: from `config.model.family`).
+      splits: already loaded data (default: `jaxgen.data.load(config.dataset)`).
+      stop_at_step: stop (with a checkpoint) once this step is reached, as if the run had
+        been pre-empted there; calling `train` again resumes it.
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if config.distributed:

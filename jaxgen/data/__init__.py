@@ -24,6 +24,9 @@ REGISTRY: dict[str, str] = {
     "mnist": "jaxgen.data.loaders:mnist",
     "ferris_wheel": "jaxgen.data.synthetic:ferris_wheel",
     "blobs": "jaxgen.data.synthetic:blobs",
+    "gmm1d": "jaxgen.data.mixtures:gmm1d",
+    "ring8": "jaxgen.data.mixtures:ring8",
+    "grid25": "jaxgen.data.mixtures:grid25",
 }
 
 

@@ -1,0 +1,310 @@
+"""Generative adversarial networks (Goodfellow et al. 2014) through the shared loop.
+
+A generator G turns noise z ~ p_z (uniform on [-1, 1] as in the lecture, or Gaussian) into
+samples; a discriminator D(x) = sigmoid(logit(x)) estimates the probability that x is real.
+The state is `{"g": TrainState, "d": TrainState}`: two parameter sets, two optimizer states
+(groups `optimizer` for G and `d_optimizer` for D), one pytree, so the loop checkpoints and
+resumes it like any other run. One `train_step` is Algorithm 1 of the paper: `model.d_steps`
+(k) discriminator updates, each on its own m = batch_size / k real examples and fresh noise,
+then one generator update on fresh noise.
+
+The lecture's game and the log-loss used in practice
+----------------------------------------------------
+The lecture writes the game with a classification error,
+
+    E(G, D) = 1/2 E_{x~p_t}[1 - D(x)] + 1/2 E_{z~p_z}[D(G(z))],    max_G min_D E(G, D).
+
+For a fixed G the minimizing D is the Bayes classifier D*(x) = 1[p_t(x) > p_g(x)] (the
+lecture's gray curve) and min_D E = 1/2 - 1/2 TV(p_t, p_g): the generator maximizes the error
+of the best classifier, i.e. minimizes the total variation distance, and the game's value is
+1/2 exactly when p_g = p_t. That D* is a step function, so its gradient with respect to
+G(z) is zero almost everywhere: G cannot learn from it. Goodfellow et al. replace the linear
+error by the log-loss (binary cross-entropy) of the same classifier,
+
+    V(D, G) = E_{x~p_t}[log D(x)] + E_{z~p_z}[log(1 - D(G(z)))],    min_G max_D V(D, G),
+
+i.e. 1 - D(x) -> -log D(x) and D(G(z)) -> -log(1 - D(G(z))) (each a convex upper bound of
+the error term, up to a factor log 2). Now D*(x) = p_t / (p_t + p_g) is smooth, and
+max_D V = -log 4 + 2 JSD(p_t || p_g): the generator minimizes the Jensen-Shannon divergence,
+again with its minimum at p_g = p_t (where D* = 1/2, -V = log 4 and E = 1/2).
+
+`model.loss` picks the generator's objective (D always minimizes -V except for "linear"):
+- "minimax": the paper's saturating G loss, E[log(1 - D(G(z)))] (G minimizes V).
+  When D confidently rejects fakes early on, log(1 - D) is flat: vanishing gradients.
+- "non_saturating": the paper's practical fix, -E[log D(G(z))]: same fixed point, strong
+  gradients where D rejects the fakes.
+- "linear": the lecture's E(G, D) itself for both players (D minimizes E, G maximizes it),
+  with a sigmoid D; kept to show the difference in practice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax.training import train_state
+
+from jaxgen.config import ConfigDict, base_config
+from jaxgen.errors import ConfigError
+from jaxgen.models.gan import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from jaxgen.sampling import gan_noise, named_key
+from jaxgen.train.family import Batch, Family
+from jaxgen.train.optim import make_optimizer, optimizer_config
+
+LOSSES = ("non_saturating", "minimax", "linear")
+NOISES = ("uniform", "gaussian")
+ARCHS = ("mlp", "conv")
+OUT_ACTS = ("linear", "sigmoid", "tanh")
+
+
+def model_config(**overrides) -> ml_collections.ConfigDict:
+    cfg = ml_collections.ConfigDict(
+        {
+            "family": "gan",
+            "arch": "mlp",  # mlp | conv (DCGAN-style, images only)
+            "latent_dim": 1,
+            "noise": "uniform",  # uniform on [-1, 1] (the lecture) | gaussian N(0, I)
+            "loss": "non_saturating",  # non_saturating | minimax | linear (the lecture's E)
+            "d_steps": 1,  # k discriminator updates per generator update
+            "g_hidden": (64, 64),  # MLP generator hidden sizes
+            "d_hidden": (64, 64),  # MLP discriminator hidden sizes
+            "g_activation": "relu",
+            "d_activation": "leaky_relu",
+            "g_out": "linear",  # linear | sigmoid | tanh: the generator's output nonlinearity
+            "conv_g_features": (64, 32),  # channels after each x2 upsampling (7 -> 14 -> 28)
+            "conv_g_start": 128,  # channels of the generator's 7x7 start map
+            "conv_d_features": (64, 128),  # channels of the strided discriminator convs
+        }
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def config(dataset: str = "gmm1d", **model) -> ConfigDict:
+    """A full GAN run config on `dataset`: Adam(2e-4, b1=0.5) for both players (DCGAN)."""
+    cfg = base_config("gan", dataset)
+    cfg.model = model_config(**model)
+    cfg.optimizer = optimizer_config(lr=2e-4, b1=0.5)
+    cfg.d_optimizer = optimizer_config(lr=2e-4, b1=0.5)
+    return cfg
+
+
+# -- losses (pure functions of the discriminator's logits; D(x) = sigmoid(logit)) -----------
+def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array, kind: str) -> jax.Array:
+    """The discriminator's loss: -V(D, G) (log-loss), or the lecture's E(G, D) for "linear"."""
+    if kind == "linear":
+        return lecture_error(real_logits, fake_logits)
+    # -log D(x) = softplus(-logit); -log(1 - D(x)) = softplus(logit): stable for any logit.
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+
+
+def generator_loss(fake_logits: jax.Array, kind: str) -> jax.Array:
+    """What the generator minimizes (see the module docstring)."""
+    if kind == "minimax":
+        return -jnp.mean(jax.nn.softplus(fake_logits))  # E log(1 - D(G(z)))
+    if kind == "non_saturating":
+        return jnp.mean(jax.nn.softplus(-fake_logits))  # -E log D(G(z))
+    if kind == "linear":
+        return -0.5 * jnp.mean(jax.nn.sigmoid(fake_logits))  # -(G's part of E(G, D))
+    raise ValueError(f"unknown GAN loss {kind!r} ({', '.join(LOSSES)})")
+
+
+def lecture_error(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """E(G, D) = 1/2 E[1 - D(x)] + 1/2 E[D(G(z))]: the lecture's classification error."""
+    return 0.5 * jnp.mean(1.0 - jax.nn.sigmoid(real_logits)) + 0.5 * jnp.mean(
+        jax.nn.sigmoid(fake_logits)
+    )
+
+
+class GANFamily(Family):
+    """Two players, two optimizers, one jitted step (k D updates, then one G update)."""
+
+    public_api = ("generate", "discriminate")
+
+    def __init__(self, config: ConfigDict):
+        super().__init__(config)
+        m = config.model
+        choices = (("loss", LOSSES), ("noise", NOISES), ("arch", ARCHS), ("g_out", OUT_ACTS))
+        for key, allowed in choices:
+            if m[key] not in allowed:
+                raise ConfigError(
+                    f"model.{key} must be one of {', '.join(allowed)}, got {m[key]!r}"
+                )
+        if m.d_steps < 1:
+            raise ConfigError(f"model.d_steps must be >= 1, got {m.d_steps}")
+        if config.train.batch_size % m.d_steps:
+            raise ConfigError(
+                f"train.batch_size={config.train.batch_size} must be divisible by "
+                f"model.d_steps={m.d_steps}: each D update uses batch_size / d_steps examples"
+            )
+        self.d_steps = int(m.d_steps)
+        self.d_opt_cfg = config.get("d_optimizer", None) or config.optimizer
+
+    # -- networks ------------------------------------------------------------------------
+    def modules(self, shape) -> tuple[Any, Any]:
+        m = self.config.model
+        if m.arch == "conv":
+            if len(shape) != 3:
+                raise ConfigError(f"model.arch='conv' needs images (H, W, C), got shape {shape}")
+            g = ConvGenerator(
+                out_shape=tuple(shape),
+                features=tuple(m.conv_g_features),
+                start_features=m.conv_g_start,
+                act=m.g_activation,
+                out_act=m.g_out,
+            )
+            d = ConvDiscriminator(features=tuple(m.conv_d_features), act=m.d_activation)
+        else:
+            g = MLPGenerator(tuple(m.g_hidden), tuple(shape), m.g_activation, m.g_out)
+            d = MLPDiscriminator(tuple(m.d_hidden), m.d_activation)
+        return g, d
+
+    def noise(self, key: jax.Array, num: int) -> jax.Array:
+        """z ~ p_z of shape (num, latent_dim), from the shared sampler."""
+        return gan_noise(key, (num, self.config.model.latent_dim), self.config.model.noise)
+
+    def init(self, key: jax.Array, batch: Batch) -> dict[str, train_state.TrainState]:
+        g, d = self.modules(batch["x"].shape[1:])
+        z = self.noise(named_key(key, "z"), 1)
+        g_params = g.init(named_key(key, "g"), z)["params"]
+        d_params = d.init(named_key(key, "d"), batch["x"][:1])["params"]
+        # D takes k steps per G step: its schedule (if any) spans k times as many updates.
+        g_tx = make_optimizer(self.config.optimizer, self.total_steps)
+        d_tx = make_optimizer(self.d_opt_cfg, self.total_steps * self.d_steps)
+        return {
+            "g": train_state.TrainState.create(apply_fn=g.apply, params=g_params, tx=g_tx),
+            "d": train_state.TrainState.create(apply_fn=d.apply, params=d_params, tx=d_tx),
+        }
+
+    @staticmethod
+    def _apply(ts: train_state.TrainState, params, x: jax.Array) -> jax.Array:
+        return ts.apply_fn({"params": params}, x)
+
+    # -- training ------------------------------------------------------------------------
+    def train_step(self, state, batch, key):
+        kind = self.config.model.loss
+        g_state, d_state = state["g"], state["d"]
+        x = batch["x"]
+        m = x.shape[0] // self.d_steps
+        reals = x[: m * self.d_steps].reshape((self.d_steps, m, *x.shape[1:]))
+        d_keys = jax.random.split(named_key(key, "d_noise"), self.d_steps)
+        # G's parameters are constants during the D updates.
+        g_params = jax.lax.stop_gradient(g_state.params)
+
+        def d_objective(d_params, real, fake):
+            r, f = self._apply(d_state, d_params, real), self._apply(d_state, d_params, fake)
+            aux = {
+                "d_real": jnp.mean(jax.nn.sigmoid(r)),
+                "d_fake": jnp.mean(jax.nn.sigmoid(f)),
+                "error": lecture_error(r, f),
+            }
+            return discriminator_loss(r, f, kind), aux
+
+        def d_update(d_st, inputs):
+            real, k = inputs
+            fake = self._apply(g_state, g_params, self.noise(k, m))
+            (loss, aux), grads = jax.value_and_grad(d_objective, has_aux=True)(
+                d_st.params, real, fake
+            )
+            return d_st.apply_gradients(grads=grads), (loss, aux, optax.global_norm(grads))
+
+        d_state, (d_losses, d_aux, d_norms) = jax.lax.scan(d_update, d_state, (reals, d_keys))
+
+        z = self.noise(named_key(key, "g_noise"), m)
+
+        def g_objective(params):
+            f = self._apply(d_state, d_state.params, self._apply(g_state, params, z))
+            return generator_loss(f, kind)
+
+        g_loss, g_grads = jax.value_and_grad(g_objective)(g_state.params)
+        g_state = g_state.apply_gradients(grads=g_grads)
+        g_norm, d_norm = optax.global_norm(g_grads), d_norms[-1]
+        metrics = {
+            "loss": jnp.mean(d_losses),  # -V(D, G) (or E for "linear"): log 4 at equilibrium
+            "d_loss": jnp.mean(d_losses),
+            "g_loss": g_loss,
+            "grad_norm": jnp.sqrt(g_norm**2 + d_norm**2),
+            "g_grad_norm": g_norm,
+            "d_grad_norm": d_norm,
+            **{k: jnp.mean(v) for k, v in d_aux.items()},
+        }
+        return {"g": g_state, "d": d_state}, metrics
+
+    def eval_step(self, state, batch, key):
+        """Per example i: the discriminator on real x_i and on one fresh fake G(z_i)."""
+        x = batch["x"]
+        r = self.discriminate_logits(state, x)
+        f = self.discriminate_logits(state, self.sample(state, key, x.shape[0]))
+        return {
+            "loss": jax.nn.softplus(-r) + jax.nn.softplus(f),  # -V per example pair
+            "d_real": jax.nn.sigmoid(r),
+            "d_fake": jax.nn.sigmoid(f),
+            "error": 0.5 * (1.0 - jax.nn.sigmoid(r)) + 0.5 * jax.nn.sigmoid(f),
+            "d_accuracy": 0.5 * (r > 0).astype(jnp.float32) + 0.5 * (f < 0).astype(jnp.float32),
+        }
+
+    # -- the public API ------------------------------------------------------------------
+    def generate(self, state, z: jax.Array) -> jax.Array:
+        """G(z) for noise z of shape (N, latent_dim)."""
+        return self._apply(state["g"], state["g"].params, z)
+
+    def discriminate_logits(self, state, x: jax.Array) -> jax.Array:
+        return self._apply(state["d"], state["d"].params, x)
+
+    def discriminate(self, state, x: jax.Array) -> jax.Array:
+        """D(x): the discriminator's probability that x is real, shape (N,)."""
+        return jax.nn.sigmoid(self.discriminate_logits(state, x))
+
+    def sample(self, state, key: jax.Array, num: int) -> jax.Array:
+        return self.generate(state, self.noise(key, num))
+
+    def params_for_eval(self, state) -> dict[str, Any]:
+        return {"g": state["g"].params, "d": state["d"].params}
+
+    def report(self, state, splits, workdir: Path, key: jax.Array) -> dict[str, Any]:
+        """Samples figure, plus mode coverage (2-D mixtures) or W1 to the test split (1-D)."""
+        from jaxgen import plotting
+
+        x_test = np.asarray(splits.test["x"]) if splits.test is not None else None
+        shape = tuple(splits.train["x"].shape[1:])
+        figs = Path(workdir) / "figures"
+        out: dict[str, Any] = {}
+        if len(shape) == 3:
+            samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, 100))
+            plotting.image_grid(samples, figs / "samples.png", title="GAN samples")
+            return out
+        n = 2500 if x_test is None else max(2500, len(x_test))
+        samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, n))
+        if shape == (2,) and "means" in splits.info:
+            from jaxgen.evaluation.modes import mode_coverage
+
+            cov = mode_coverage(samples[:2500], splits.info["means"], splits.info["stds"])
+            out.update(modes_captured=cov["modes_captured"], high_quality=cov["high_quality"])
+            plotting.scatter_panels(
+                {"data": x_test[:2500], "GAN": samples[:2500]}, figs / "samples.png"
+            )
+        elif shape == (1,) and x_test is not None:
+            from jaxgen.evaluation.fid import wasserstein_1d
+
+            out["w1_test"] = wasserstein_1d(samples[:, 0], x_test[:, 0])
+        return out
+
+
+def make_family(config: ConfigDict) -> GANFamily:
+    return GANFamily(config)
+
+
+__all__ = [
+    "GANFamily",
+    "config",
+    "discriminator_loss",
+    "generator_loss",
+    "lecture_error",
+    "make_family",
+    "model_config",
+]

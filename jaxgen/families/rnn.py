@@ -1,0 +1,341 @@
+"""The recurrent family: one cell (rnn | lstm | peephole | coupled | gru), four tasks.
+
+`model.task` picks the shape of the problem (the lecture's last RNN slide):
+- `adding`   many-to-one regression, the adding problem (Hochreiter & Schmidhuber 1997, Exp. 4);
+             a test sequence is wrong when |prediction - target| >= 0.04.
+- `classify` many-to-one classification, e.g. MNIST read row by row (28 steps of 28 pixels).
+- `copy`     many-to-many, copy memory: recall k symbols after a lag; compared with the
+             memoryless baseline.
+- `lm`       many-to-many character language model; bits per character; generation
+             (one-to-many) with temperature through `generate`/`sample`.
+The encoder-decoder shape is its own family, `seq2seq`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax.training import train_state
+
+from jaxgen.config import ConfigDict, base_config
+from jaxgen.errors import ConfigError
+from jaxgen.evaluation import sequence as seq_eval
+from jaxgen.models import rnn
+from jaxgen.train.family import Batch, Family
+from jaxgen.train.optim import make_optimizer
+
+TASKS = ("adding", "classify", "copy", "lm")
+SOLVED_TOL = 0.04  # Hochreiter & Schmidhuber's criterion for a processed sequence
+
+
+def model_config(**overrides) -> ml_collections.ConfigDict:
+    cfg = ml_collections.ConfigDict(
+        {
+            "family": "rnn",
+            "task": "adding",  # adding | classify | copy | lm
+            "cell": "lstm",  # rnn | lstm | peephole | coupled | gru
+            "hidden_size": 64,
+            "num_classes": 10,  # classify
+            "forget_bias": 1.0,
+            "unroll": 1,  # lax.scan unroll factor
+            "temperature": 1.0,  # lm sampling
+            "sample_length": 400,  # lm sampling
+            "prime": "def ",  # lm sampling: text the samples continue
+            "eval_chars": 0,  # lm report: cap on held-out characters (0 = all)
+        }
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+_DATASETS = {"adding": "adding", "classify": "mnist", "copy": "copy_memory", "lm": "stdlib_chars"}
+
+
+def config(task: str = "adding", **model) -> ConfigDict:
+    """A full run config for `task`, with the dataset keys the sequence loaders read."""
+    cfg = base_config("rnn", _DATASETS[task])
+    cfg.model = model_config(task=task, **model)
+    cfg.dataset.seq_len = 100  # adding: minimal length T; copy: lag; lm: window length
+    cfg.dataset.num_symbols = 10  # copy: symbols to remember
+    cfg.dataset.max_chars = 0  # lm: cap per split (0 = all)
+    cfg.optimizer.grad_clip = 1.0  # exploding gradients are part of the story; clip them
+    return cfg
+
+
+class SequenceModel(nn.Module):
+    """A cell over the sequence and a dense readout (at the last valid step, or every step)."""
+
+    cell: str
+    hidden_size: int
+    out_dim: int
+    many_to_one: bool
+    num_embeddings: int = 0
+    x_dim: int = 0
+    forget_bias: float = 1.0
+    unroll: int = 1
+
+    def setup(self):
+        self.rnn = rnn.make_cell(
+            self.cell,
+            self.hidden_size,
+            x_dim=self.x_dim,
+            num_embeddings=self.num_embeddings,
+            forget_bias=self.forget_bias,
+        )
+        self.readout = nn.Dense(self.out_dim)
+
+    def __call__(self, x, lengths=None, carry=None, h_offsets=None):
+        """Returns (outputs, final carry); outputs (B, out) or time-major (T, B, out)."""
+        if not self.num_embeddings:
+            x = x.reshape(x.shape[0], x.shape[1], -1)
+        carry, hs = rnn.scan(self.rnn, x, carry, h_offsets, unroll=self.unroll)
+        if self.many_to_one:
+            return self.readout(rnn.last_valid(hs, lengths)), carry
+        return self.readout(hs), carry
+
+    def initial_carry(self, batch_size: int):
+        return self.rnn.initial_carry(batch_size)
+
+    def generate(self, key, prime, length: int, temperature):
+        """Feeds `prime` (B, P) then samples `length` tokens: (B, length)."""
+        carry, _ = rnn.scan(self.rnn, prime[:, :-1])
+        return rnn.sample_tokens(
+            self.rnn, self.readout, key, prime[:, -1], carry, length, temperature
+        )
+
+
+class RNNFamily(Family):
+    """Trains one recurrent cell on one sequence task through the shared loop."""
+
+    public_api = ("predict", "hidden_grad_norms", "generate")
+
+    def __init__(self, config: ConfigDict):
+        super().__init__(config)
+        m = config.model
+        if m.task not in TASKS:
+            raise ConfigError(f"model.task must be one of {', '.join(TASKS)}, got {m.task!r}")
+        if m.cell not in rnn.CELLS:
+            raise ConfigError(f"model.cell must be one of {', '.join(rnn.CELLS)}, got {m.cell!r}")
+
+    def module(self, batch: Batch) -> SequenceModel:
+        m, task = self.config.model, self.config.model.task
+        tokens = task in ("copy", "lm")
+        out = {"adding": 1, "classify": m.num_classes}.get(task) or self._vocab()
+        x = batch["x"]
+        return SequenceModel(
+            cell=m.cell,
+            hidden_size=m.hidden_size,
+            out_dim=out,
+            many_to_one=task in ("adding", "classify"),
+            num_embeddings=self._vocab() if tokens else 0,
+            x_dim=0 if tokens else math.prod(x.shape[2:]),
+            forget_bias=m.forget_bias,
+            unroll=m.unroll,
+        )
+
+    def _vocab(self) -> int:
+        from jaxgen.data.sequences import COPY_VOCAB
+        from jaxgen.data.text import VOCAB
+
+        return COPY_VOCAB if self.config.model.task == "copy" else len(VOCAB)
+
+    def init(self, key, batch):
+        model = self.module(batch)
+        params = model.init(key, batch["x"][:1], self._lengths(batch, 1))["params"]
+        tx = make_optimizer(self.config.optimizer, self.total_steps)
+        return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+
+    @staticmethod
+    def _lengths(batch, n=None):
+        lengths = batch.get("length")
+        return None if lengths is None else lengths[:n]
+
+    def _example_model(self) -> SequenceModel:
+        """The module for shape-free uses (the same for every batch of a run)."""
+        task = self.config.model.task
+        if task in ("copy", "lm"):
+            return self.module({"x": jnp.zeros((1, 1), jnp.int32)})
+        d = (1, 1, 2) if task == "adding" else (1, 28, 28)
+        return self.module({"x": jnp.zeros(d)})
+
+    # -- losses --------------------------------------------------------------------------
+    def per_example(self, params, batch, h_offsets=None) -> dict[str, jax.Array]:
+        """Per-example loss and metrics of the task, each of shape (B,)."""
+        model, task = self._example_model(), self.config.model.task
+        out, _ = model.apply(
+            {"params": params}, batch["x"], self._lengths(batch), h_offsets=h_offsets
+        )
+        if task == "adding":
+            err = out[:, 0] - batch["target"]
+            return {
+                "loss": err**2,
+                "abs_error": jnp.abs(err),
+                "wrong": (jnp.abs(err) >= SOLVED_TOL).astype(jnp.float32),
+            }
+        if task == "classify":
+            ce = optax.softmax_cross_entropy_with_integer_labels(out, batch["y"])
+            acc = (jnp.argmax(out, -1) == batch["y"]).astype(jnp.float32)
+            return {"loss": ce, "accuracy": acc}
+        # Many-to-many: logits are time-major (T, B, V).
+        ce = optax.softmax_cross_entropy_with_integer_labels(out, batch["y"].T)  # (T, B)
+        metrics = {"loss": ce.mean(0)}
+        if task == "lm":
+            metrics["bpc"] = ce.mean(0) / math.log(2.0)
+        else:
+            k = self.config.dataset.num_symbols
+            hit = jnp.argmax(out[-k:], -1) == batch["y"].T[-k:]
+            metrics["recall_accuracy"] = hit.astype(jnp.float32).mean(0)
+            metrics["all_recalled"] = jnp.all(hit, 0).astype(jnp.float32)
+        return metrics
+
+    def train_step(self, state, batch, key):
+        del key  # deterministic given the batch
+
+        def loss_fn(params):
+            m = self.per_example(params, batch)
+            return m["loss"].mean(), m
+
+        (loss, m), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        state = state.apply_gradients(grads=grads)
+        metrics = {k: v.mean() for k, v in m.items()}
+        return state, {**metrics, "loss": loss, "grad_norm": optax.global_norm(grads)}
+
+    def eval_step(self, state, batch, key):
+        return self.per_example(state.params, batch)
+
+    # -- the public API ------------------------------------------------------------------
+    def predict(self, state, x, lengths=None):
+        out, _ = self._example_model().apply({"params": state.params}, x, lengths)
+        return out
+
+    def hidden_grad_norms(self, state, batch) -> jax.Array:
+        """||dL/dh_t|| for every t, averaged over the batch: (T,). L = mean batch loss.
+
+        The gradient with respect to a zero offset added to h_t is the total derivative of
+        the loss through all later steps: what vanishes (or explodes) over long lags.
+        """
+        x = batch["x"]
+        offsets = jnp.zeros((x.shape[1], x.shape[0], self.config.model.hidden_size))
+        g = jax.grad(lambda d: self.per_example(state.params, batch, d)["loss"].mean())(offsets)
+        return jnp.linalg.norm(g, axis=-1).mean(1)
+
+    def generate(self, state, key, prime, length: int, temperature=1.0):
+        """One-to-many: continue int prime (B, P) by `length` sampled characters."""
+        return self._example_model().apply(
+            {"params": state.params},
+            key,
+            prime,
+            length,
+            jnp.asarray(temperature, jnp.float32),
+            method="generate",
+        )
+
+    def sample(self, state, key, num):
+        from jaxgen.data import text
+
+        m = self.config.model
+        prime = jnp.tile(jnp.asarray(text.encode(m.prime))[None], (num, 1))
+        return self.generate(state, key, prime, m.sample_length, m.temperature)
+
+    # -- end-of-run report ---------------------------------------------------------------
+    def report(self, state, splits, workdir: Path, key):
+        task = self.config.model.task
+        if task == "adding":
+            n = len(splits.test["x"])
+            pred = jax.jit(self.predict)(
+                state, jnp.asarray(splits.test["x"]), jnp.asarray(splits.test["length"])
+            )
+            err = np.abs(np.asarray(pred)[:, 0] - splits.test["target"])
+            return {
+                "test_sequences": n,
+                "test_wrong": int((err >= SOLVED_TOL).sum()),
+                "test_mean_abs_error": float(err.mean()),
+            }
+        if task == "copy":
+            return {"baseline_nats": splits.info["baseline_nats"]}
+        if task == "lm":
+            return self._lm_report(state, splits, workdir, key)
+        return {}
+
+    def stream_bpc(self, state, ids: np.ndarray, streams: int = 64, chunk: int = 500) -> float:
+        """Bits per character over a whole text, read as `streams` contiguous pieces.
+
+        The state is carried across chunks, so (apart from each piece's first characters)
+        every prediction sees all the text before it, as a compressor does.
+        """
+        model = self._example_model()
+        n = (len(ids) - 1) // streams
+        x = ids[: n * streams].reshape(streams, n)
+        y = ids[1 : n * streams + 1].reshape(streams, n)
+
+        @jax.jit
+        def run(carry, xc, yc):
+            logits, carry = model.apply({"params": state.params}, xc, carry=carry)
+            logp = jax.nn.log_softmax(logits)
+            return carry, jnp.take_along_axis(logp, yc.T[..., None], -1).sum()
+
+        carry = model.apply({"params": state.params}, streams, method="initial_carry")
+        total = 0.0
+        full = n // chunk * chunk
+        for s in range(0, full, chunk):  # host loop over chunks; each chunk is one scan
+            carry, lp = run(
+                carry, jnp.asarray(x[:, s : s + chunk]), jnp.asarray(y[:, s : s + chunk])
+            )
+            total += float(lp)
+        if full < n:
+            carry, lp = run(carry, jnp.asarray(x[:, full:]), jnp.asarray(y[:, full:]))
+            total += float(lp)
+        return seq_eval.nats_to_bits(-total / (n * streams))
+
+    def _lm_report(self, state, splits, workdir, key):
+        from jaxgen.data import text
+
+        m, info = self.config.model, splits.info
+        ids = info["test_ids"]
+        if m.eval_chars:
+            ids = ids[: m.eval_chars]
+        held_out = text.decode_fast(ids)
+        bpc = self.stream_bpc(state, ids)
+        comp = seq_eval.compressor_bpc(held_out)
+        samples = {}
+        prime = jnp.asarray(text.encode(m.prime))[None]
+        for temp in (0.5, 1.0):
+            toks = jax.jit(self.generate, static_argnums=3)(
+                state, key, prime, m.sample_length, temp
+            )
+            samples[str(temp)] = m.prime + text.decode_fast(np.asarray(toks[0]))
+        corpus = {
+            "root": info["root"],
+            "corpus_sha256": info["corpus_sha256"],
+            "files": info["files"],
+            "chars": info["chars"],
+            "oov_chars_replaced": info["oov_chars"],
+            "vocab": info["vocab"],
+        }
+        workdir = Path(workdir)
+        (workdir / "corpus.json").write_text(json.dumps(corpus, indent=1) + "\n")
+        (workdir / "samples.txt").write_text(
+            "".join(f"--- temperature {t} ---\n{s}\n" for t, s in samples.items())
+        )
+        return {
+            "heldout_chars": int(len(ids)),
+            "heldout_bpc_stateful": bpc,
+            **{f"{k}_bpc": v for k, v in comp.items()},
+            "corpus_sha256": info["corpus_sha256"],
+            "samples": samples,
+        }
+
+
+def make_family(config: ConfigDict) -> RNNFamily:
+    return RNNFamily(config)
+
+
+__all__ = ["RNNFamily", "SequenceModel", "config", "make_family", "model_config"]

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Tests train many tiny runs with identical programs: a compilation cache shared by the
+# session (and its CLI subprocesses) compiles each program once. Set before jax is imported.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="jaxgen-xla-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+else:
+    _CACHE = None
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _CACHE is not None:
+        import shutil
+
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def tiny_ae_config(**train):

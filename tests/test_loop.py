@@ -1,0 +1,152 @@
+"""The shared loop: compiled, reproducible, resumable, vmapped over seeds, data parallel."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+import jaxgen
+from jaxgen.errors import ConfigError, NonFiniteError
+from jaxgen.train import make_family, train
+from jaxgen.train.checkpoint import Checkpointer
+from tests.conftest import PYTHON, ROOT, tiny_ae_config
+
+
+def _leaves(state):
+    return [np.asarray(x) for x in jax.tree.leaves(state.params)]
+
+
+def _rows(workdir, split):
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["split"] == split]
+
+
+def test_loss_falls_and_the_run_folder_is_complete(tmp_path):
+    result = train(tiny_ae_config(num_epochs=6), tmp_path / "run")
+    losses = [r["loss"] for r in _rows(tmp_path / "run", "train")]
+    assert losses[-1] < 0.5 * losses[0]
+    for name in ("config.json", "env.json", "metrics.jsonl", "summary.json"):
+        assert (tmp_path / "run" / name).is_file()
+    env = json.loads((tmp_path / "run" / "env.json").read_text())
+    assert env["packages"]["jax"] == jax.__version__
+    assert result.summary["test"]["loss"] < losses[0]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 0
+
+
+def test_same_config_twice_gives_identical_results(tmp_path):
+    a = train(tiny_ae_config(), tmp_path / "a")
+    b = train(tiny_ae_config(), tmp_path / "b")
+    for x, y in zip(_leaves(a.state), _leaves(b.state), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert a.summary["test"] == b.summary["test"]
+
+
+@pytest.mark.parametrize("stop", [7, 40])  # Mid-chunk; an epoch boundary.
+def test_stopped_and_resumed_equals_uninterrupted(tmp_path, stop):
+    cfg = tiny_ae_config(num_epochs=4, steps_per_scan=5)
+    cfg.optimizer.schedule = "cosine"
+    full = train(cfg, tmp_path / "full")
+    part = train(cfg, tmp_path / "part", stop_at_step=stop)
+    assert part.summary["stopped_at_step"] == stop
+    resumed = train(cfg, tmp_path / "part")
+    for x, y in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert full.summary["test"] == resumed.summary["test"]
+    full_rows = _rows(tmp_path / "full", "train")
+    resumed_rows = _rows(tmp_path / "part", "train")
+    # The pre-empted run also logged its partial chunk; every uninterrupted row is there.
+    assert {r["step"] for r in full_rows} <= {r["step"] for r in resumed_rows}
+
+
+def test_vmapped_seeds_match_single_seed_runs(tmp_path):
+    cfg = tiny_ae_config()
+    cfg.num_seeds = 3
+    multi = train(cfg, tmp_path / "multi")
+    for i in (0, 2):
+        single_cfg = tiny_ae_config()
+        single_cfg.seed = i
+        single = train(single_cfg, tmp_path / f"seed{i}")
+        for x, y in zip(_leaves(multi.seed_state(i)), _leaves(single.seed_state(0)), strict=True):
+            np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-5)
+    test = multi.summary["test"]
+    assert len(test["loss_seeds"]) == 3 and test["loss_std"] > 0
+
+
+def test_per_step_jit_equals_the_scanned_epoch(tmp_path):
+    scanned = train(tiny_ae_config(), tmp_path / "scan")
+    stepped = train(tiny_ae_config(steps_per_scan=1), tmp_path / "step")
+    for x, y in zip(_leaves(scanned.state), _leaves(stepped.state), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_the_epoch_compiles_once(tmp_path):
+    cfg = tiny_ae_config(num_epochs=3)
+    family = make_family(cfg)
+    original = family.train_step
+
+    @chex.assert_max_traces(n=1)
+    def traced_step(state, batch, key):
+        return original(state, batch, key)
+
+    family.train_step = traced_step
+    train(cfg, tmp_path / "run", family=family)
+
+
+def test_nan_stops_the_run_and_keeps_the_last_checkpoint(tmp_path):
+    cfg = tiny_ae_config(num_epochs=30)
+    cfg.optimizer.lr = 900.0
+    cfg.optimizer.name = "sgd"
+    with pytest.raises(NonFiniteError, match=r"became non-finite at step \d+") as err:
+        train(cfg, tmp_path / "run")
+    steps = Checkpointer(tmp_path / "run" / "checkpoints").steps()
+    if steps:
+        assert f"last good checkpoint: step {steps[-1]}" in str(err.value)
+
+
+def test_batch_larger_than_data_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="batch_size"):
+        train(tiny_ae_config(batch_size=100_000), tmp_path / "run")
+
+
+def test_load_run_gives_a_script_the_trained_model(tmp_path):
+    result = train(tiny_ae_config(), tmp_path / "run")
+    run = jaxgen.load_run(tmp_path / "run")
+    x = result.splits.test["x"][:16]
+    z = run.encode(x)
+    chex.assert_shape(z, (16, 2))
+    chex.assert_shape(run.decode(z), x.shape)
+    family = make_family(result.config)
+    np.testing.assert_allclose(
+        run.reconstruct(x), family.reconstruct(result.seed_state(0), x), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_data_parallel_matches_one_device(tmp_path):
+    """Two forced host devices, in a subprocess (XLA_FLAGS must precede the jax import)."""
+    import os
+    import subprocess
+
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, jax
+        sys.path.insert(0, {str(ROOT)!r})
+        assert jax.device_count() == 2
+        from tests.conftest import tiny_ae_config
+        from jaxgen.train import train
+        one = train(tiny_ae_config(), {str(tmp_path / "one")!r})
+        cfg = tiny_ae_config(); cfg.data_parallel = True
+        two = train(cfg, {str(tmp_path / "two")!r})
+        for a, b in zip(jax.tree.leaves(one.state.params), jax.tree.leaves(two.state.params)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+        print("OK", one.summary["test"]["loss"], two.summary["test"]["loss"])
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    proc = subprocess.run(
+        [PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "OK" in proc.stdout

@@ -34,5 +34,69 @@ format: setup
 pca-vs-ae: setup
 	$(MAIN) --config experiments/pca_vs_ae.py --workdir $(RUNS)/pca_vs_ae
 
+.PHONY: ae
+ae: setup
+	$(MAIN) --config experiments/autoencoder_mnist.py --workdir $(RUNS)/ae_mnist
+
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
+
+.PHONY: rnn-adding
+rnn-adding: setup
+	$(MAIN) --config experiments/rnn_adding.py --workdir $(RUNS)/rnn_adding
+
+.PHONY: rnn-lag-sweep
+rnn-lag-sweep: setup
+	$(MAIN) --config experiments/rnn_adding.py:sweep --workdir $(RUNS)/rnn_lag_sweep
+
+.PHONY: rnn-gradients
+rnn-gradients: setup
+	$(MAIN) --config experiments/rnn_gradients.py --workdir $(RUNS)/rnn_gradients
+
+.PHONY: rnn-copy
+rnn-copy: setup
+	$(MAIN) --config experiments/rnn_copy.py --workdir $(RUNS)/rnn_copy
+
+.PHONY: rnn-mnist
+rnn-mnist: setup
+	$(MAIN) --config experiments/rnn_mnist.py --workdir $(RUNS)/rnn_mnist
+
+.PHONY: char-lm
+char-lm: setup
+	$(MAIN) --config experiments/rnn_char_lm.py --workdir $(RUNS)/char_lm
+
+.PHONY: seq2seq
+seq2seq: setup
+	$(MAIN) --config experiments/rnn_seq2seq.py --workdir $(RUNS)/seq2seq
+
+.PHONY: vae
+vae: setup
+	$(MAIN) --config experiments/vae_mnist.py:burda --workdir $(RUNS)/vae_mnist
+
+.PHONY: vae-budget
+vae-budget: setup
+	$(MAIN) --config experiments/vae_mnist.py:budget --workdir $(RUNS)/vae_budget
+
+.PHONY: vae-2d
+vae-2d: setup
+	$(MAIN) --config experiments/vae_mnist.py:2d --workdir $(RUNS)/vae_2d
+
+.PHONY: vae-conv
+vae-conv: setup
+	$(MAIN) --config experiments/vae_mnist.py:conv --workdir $(RUNS)/vae_conv
+
+.PHONY: vae-gaussian
+vae-gaussian: setup
+	$(MAIN) --config experiments/vae_mnist.py:gaussian --workdir $(RUNS)/vae_gaussian
+
+.PHONY: vae-iwae
+vae-iwae: setup
+	$(MAIN) --config experiments/vae_mnist.py:iwae --workdir $(RUNS)/vae_iwae
+
+.PHONY: vae-interpolate
+vae-interpolate: setup
+	$(MAIN) --config experiments/vae_interpolation.py --workdir $(RUNS)/vae_interpolation
+
+.PHONY: vae-interpolate-script
+vae-interpolate-script: setup
+	$(PY) scripts/interpolate.py --workdir $(RUNS)/vae_interpolation/vae --out $(RUNS)/vae_interpolation/script_strip.png

@@ -122,7 +122,11 @@ def run(config: ConfigDict, workdir: str) -> dict:
             ["test", f"PCA k={k}", f"AE k={k}"],
             figs / "reconstructions.png",
         )
-    summary = {"rows": rows, "claim": claim}
+    headline = (
+        f"ferris wheel, code 1: AE MSE {ae1:.2g} vs PCA {pca1:.2g} "
+        f"({pca1 / ae1:.0f}x better); lecture's claim holds: {claim['claim_holds']}"
+    )
+    summary = {"rows": rows, "claim": claim, "headline": headline}
     write_json(workdir / "summary.json", summary)
     (workdir / "results.md").write_text(markdown_table(rows))
     _write_report(workdir, rows, claim)

@@ -70,6 +70,19 @@ def config(task: str = "adding", **model) -> ConfigDict:
     return cfg
 
 
+def variant(cfg: ConfigDict, **dotted) -> ConfigDict:
+    """A locked copy of `cfg` with dotted keys replaced: variant(c, **{"model.cell": "gru"})."""
+    out = ConfigDict(cfg.to_dict())
+    for key, value in dotted.items():
+        *path, last = key.split(".")
+        node = out
+        for p in path:
+            node = node[p]
+        node[last] = value
+    out.lock()
+    return out
+
+
 class SequenceModel(nn.Module):
     """A cell over the sequence and a dense readout (at the last valid step, or every step)."""
 
@@ -249,16 +262,9 @@ class RNNFamily(Family):
     def report(self, state, splits, workdir: Path, key):
         task = self.config.model.task
         if task == "adding":
-            n = len(splits.test["x"])
-            pred = jax.jit(self.predict)(
-                state, jnp.asarray(splits.test["x"]), jnp.asarray(splits.test["length"])
-            )
-            err = np.abs(np.asarray(pred)[:, 0] - splits.test["target"])
-            return {
-                "test_sequences": n,
-                "test_wrong": int((err >= SOLVED_TOL).sum()),
-                "test_mean_abs_error": float(err.mean()),
-            }
+            # The loop's test mean of `wrong` times the count is the paper's error count
+            # (a float32 sum of 0/1 below 2^24 is exact); no extra compile needed here.
+            return {"test_sequences": int(len(splits.test["x"]))}
         if task == "copy":
             return {"baseline_nats": splits.info["baseline_nats"]}
         if task == "lm":
@@ -338,4 +344,4 @@ def make_family(config: ConfigDict) -> RNNFamily:
     return RNNFamily(config)
 
 
-__all__ = ["RNNFamily", "SequenceModel", "config", "make_family", "model_config"]
+__all__ = ["RNNFamily", "SequenceModel", "config", "make_family", "model_config", "variant"]

@@ -222,6 +222,7 @@ def test_sampling_is_seeded_and_zero_temperature_is_greedy():
     params = cell.init(jax.random.PRNGKey(0), ids)
     w = jax.random.normal(jax.random.PRNGKey(1), (H, 6))
 
+    @jax.jit
     def gen(key, temp):
         return cell.apply(
             params,

@@ -295,6 +295,35 @@ class GANFamily(Family):
         return out
 
 
+def snapshot_states(result) -> dict[int, Any]:
+    """Every checkpoint a finished run kept, as {step: state (leading seed axis)}, plus step 0.
+
+    Experiments that show training over time run the shared loop once with
+    `train.checkpoint_every_steps` = the snapshot interval and `train.max_checkpoints` large
+    enough to keep them all, then read the snapshots back here (one compilation, resumable).
+    Step 0 is the loop's own initial state (same keys as `train`).
+    """
+    import orbax.checkpoint as ocp
+
+    from jaxgen.train.checkpoint import Checkpointer
+    from jaxgen.train.loop import Trainer
+
+    trainer = Trainer(result.config, result.family, result.splits)
+    abstract = trainer.abstract_state()
+    ckpt = Checkpointer(result.workdir / "checkpoints")
+    states = {0: trainer.init()}
+    for step in ckpt.steps():
+        out = ckpt.manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+            ),
+        )
+        states[int(step)] = out["state"]
+    ckpt.close()
+    return states
+
+
 def make_family(config: ConfigDict) -> GANFamily:
     return GANFamily(config)
 
@@ -307,4 +336,5 @@ __all__ = [
     "lecture_error",
     "make_family",
     "model_config",
+    "snapshot_states",
 ]

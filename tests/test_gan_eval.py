@@ -1,0 +1,100 @@
+"""GAN evaluation: mode coverage on cases with known answers, the Frechet distance against
+the SciPy reference, W1 against SciPy, sharpness measures that fall under blur."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.ndimage
+import scipy.stats
+
+from jaxgen.data import mixtures
+from jaxgen.evaluation import fid, modes, sharpness
+
+
+@pytest.mark.parametrize(
+    "name, means, std",
+    [("ring8", mixtures.ring_means(), 0.01), ("grid25", mixtures.grid_means(), 0.05)],
+)
+@pytest.mark.parametrize("num_hit", [0, 3, 8])
+def test_mode_coverage_known_answer(name, means, std, num_hit):
+    rng = np.random.default_rng(0)
+    k = len(means)
+    hit = rng.choice(k, size=num_hit, replace=False)
+    # Inside 3 std of a chosen mode (2.9 std away), just outside 3 std of another (3.1 std),
+    # and far from everything.
+    direction = np.array([np.cos(0.3), np.sin(0.3)])
+    inside = means[hit] + 2.9 * std * direction
+    outside = means[np.setdiff1d(np.arange(k), hit)[:2]] + 3.1 * std * direction
+    far = np.full((5, 2), 100.0)
+    samples = np.concatenate([inside, outside, far])
+    cov = modes.mode_coverage(samples, means, std)
+    assert cov["modes_captured"] == num_hit
+    np.testing.assert_allclose(cov["high_quality"], num_hit / len(samples))
+    assert cov["counts"][hit].tolist() == [1] * num_hit
+
+
+def test_mode_coverage_of_true_samples_matches_the_gaussian_tail():
+    """Real mixture samples: every mode captured, HQ = P(chi_2 <= 3) = 1 - exp(-9/2)."""
+    rng = np.random.default_rng(1)
+    means = mixtures.grid_means()
+    x, _ = mixtures.sample_mixture(rng, 20_000, means, 0.05, np.full(25, 1 / 25))
+    cov = modes.mode_coverage(x, means, 0.05)
+    assert cov["modes_captured"] == 25
+    np.testing.assert_allclose(cov["high_quality"], 1 - np.exp(-4.5), atol=0.003)
+
+
+def _scipy_fid(mu1, s1, mu2, s2):
+    """The usual reference implementation (pytorch-fid): scipy.linalg.sqrtm of S1 S2."""
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+@pytest.mark.parametrize("dim", [2, 16, 64])
+def test_frechet_distance_matches_scipy(dim):
+    rng = np.random.default_rng(dim)
+    a = rng.normal(size=(400, dim)) @ rng.normal(size=(dim, dim))
+    b = 0.5 + rng.normal(size=(500, dim)) @ rng.normal(size=(dim, dim))
+    mu1, s1 = fid.statistics(a)
+    mu2, s2 = fid.statistics(b)
+    np.testing.assert_allclose(
+        fid.frechet_distance(mu1, s1, mu2, s2), _scipy_fid(mu1, s1, mu2, s2), rtol=1e-6
+    )
+    np.testing.assert_allclose(fid.frechet_distance_features(a, b), _scipy_fid(mu1, s1, mu2, s2))
+
+
+def test_frechet_distance_special_cases():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(300, 8))
+    assert fid.frechet_distance_features(f, f) < 1e-8
+    shift = np.arange(8.0)
+    np.testing.assert_allclose(fid.frechet_distance_features(f, f + shift), (shift**2).sum())
+    # Isotropic 1-D Gaussians: d^2 = (m1 - m2)^2 + (s1 - s2)^2.
+    np.testing.assert_allclose(fid.frechet_distance([0.0], [[4.0]], [1.0], [[1.0]]), 1 + 1)
+    s = rng.normal(size=(5, 5))
+    np.testing.assert_allclose(fid.sqrtm_psd(s @ s.T) @ fid.sqrtm_psd(s @ s.T), s @ s.T, atol=1e-9)
+
+
+@pytest.mark.parametrize("n, m", [(500, 500), (300, 700)])
+def test_wasserstein_1d_matches_scipy(n, m):
+    rng = np.random.default_rng(n + m)
+    a, b = rng.normal(size=n), 1.0 + 2.0 * rng.standard_t(3, size=m)
+    np.testing.assert_allclose(
+        fid.wasserstein_1d(a, b), scipy.stats.wasserstein_distance(a, b), rtol=1e-9
+    )
+
+
+@pytest.mark.parametrize("sigma", [0.7, 1.5])
+def test_sharpness_falls_under_blur(sigma):
+    rng = np.random.default_rng(0)
+    images = (rng.random((8, 28, 28)) > 0.7).astype(np.float64)  # sharp, binary
+    blurred = scipy.ndimage.gaussian_filter(images, sigma=(0, sigma, sigma))
+    a, b = sharpness.sharpness(images), sharpness.sharpness(blurred)
+    assert b["grad_mag"] < a["grad_mag"]
+    assert b["lap_var"] < a["lap_var"]
+    assert b["mid_gray"] > a["mid_gray"]
+    # Per image too, and the channel axis is accepted.
+    assert (
+        sharpness.laplacian_variance(blurred[..., None]) < sharpness.laplacian_variance(images)
+    ).all()

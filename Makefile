@@ -100,3 +100,15 @@ vae-interpolate: setup
 .PHONY: vae-interpolate-script
 vae-interpolate-script: setup
 	$(PY) scripts/interpolate.py --workdir $(RUNS)/vae_interpolation/vae --out $(RUNS)/vae_interpolation/script_strip.png
+
+.PHONY: gan-1d
+gan-1d: setup
+	$(MAIN) --config experiments/gan_1d.py --workdir $(RUNS)/gan_1d
+
+.PHONY: gan-2d
+gan-2d: setup
+	$(MAIN) --config experiments/gan_2d.py --workdir $(RUNS)/gan_2d
+
+.PHONY: gan-mnist
+gan-mnist: setup
+	$(MAIN) --config experiments/gan_mnist.py --workdir $(RUNS)/gan_mnist

@@ -142,6 +142,12 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "rows": rows,
         "w1_curves": {k: {int(s): v for s, v in c.items()} for k, c in curves.items()},
     }
+    gan_row, it_row = rows[1], rows[0]
+    summary["headline"] = (
+        f"W1 to held-out data: GAN ({main_loss}) {gan_row['w1_mean']:.3f} +- "
+        f"{gan_row['w1_std']:.3f}, exact inverse transform {it_row['w1_mean']:.3f}, "
+        f"data floor {floor:.3f}"
+    )
     write_json(workdir / "summary.json", summary)
     table = markdown_table(rows, ["method", "w1_mean", "w1_std", "num_seeds", "lecture_E", "neg_V"])
     (workdir / "results.md").write_text(table)

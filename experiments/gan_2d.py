@@ -114,6 +114,12 @@ def run(config: ConfigDict, workdir: str) -> dict:
             for (d, loss), c in curves.items()
         },
     }
+    summary["headline"] = "; ".join(
+        f"{r['dataset']} {r['model']}: {r['modes_mean']:.1f}/{r['modes_of']} modes, "
+        f"{r['hq_pct_mean']:.0f}% HQ"
+        for r in rows
+        if r["model"].startswith("GAN")
+    )
     write_json(workdir / "summary.json", summary)
     cols = ["dataset", "model", "modes_mean", "modes_std", "modes_of", "hq_pct_mean", "hq_pct_std"]
     table = markdown_table(rows, cols + ["num_seeds", "steps"])

@@ -155,6 +155,9 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "classifier_info": clf.info,
         "rows": rows,
     }
+    summary["headline"] = f"FID (classifier acc {clf.test_accuracy:.3f}): " + ", ".join(
+        f"{r['model']} {r['fid_vs_test']:.1f}" for r in rows
+    )
     write_json(workdir / "summary.json", summary)
     cols = ["model", "fid_vs_test", "grad_mag", "lap_var", "mid_gray", "max_class_share"]
     table = markdown_table(rows, cols + ["num_images"])

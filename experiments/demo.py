@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jaxgen.config import ConfigDict, build
 from jaxgen.errors import ConfigError
-from jaxgen.report import markdown_table
+from jaxgen.report import markdown_table, write_html
 from jaxgen.train.rundir import write_json
 
 # (name, experiment module, one-line description). Each module's get_config("quick") is the
@@ -47,18 +47,25 @@ def run(config: ConfigDict, workdir: str) -> dict:
         exp_config, module = build(f"{path}:{config.size}")
         t = time.time()
         summary = module.run(exp_config, str(workdir / name)) or {}
+        write_html(workdir / name)
         rows.append(
             {
-                "step": name,
+                "step": f"[{name}]({name}/report.html)",
                 "what": description,
                 "seconds": round(time.time() - t, 1),
                 "result": summary.get("headline", ""),
-                "report": f"{name}/report.md",
             }
         )
     write_json(workdir / "summary.json", {"steps": rows})
-    table = markdown_table(rows, ["step", "result", "seconds", "report"])
-    (workdir / "index.md").write_text("# jaxgen demo\n\n" + table)
+    table = markdown_table(rows, ["step", "result", "seconds"])
+    total = sum(r["seconds"] for r in rows)
+    (workdir / "report.md").write_text(
+        "# jaxgen demo\n\nOne quick experiment per family, on the embedded offline data "
+        f"({total:.0f} s in all). Each link opens that experiment's report.\n\n{table}\n"
+        "Reproduce: `make demo`\n"
+    )
+    index = write_html(workdir, title="jaxgen demo")
+    index = index.replace(index.with_name("index.html"))
     print("\n" + table)
-    print(f"index: {workdir / 'index.md'}")
-    return {"steps": rows}
+    print(f"index: {index}")
+    return {"steps": rows, "index": str(index)}

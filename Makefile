@@ -34,6 +34,10 @@ format: setup
 pca-vs-ae: setup
 	$(MAIN) --config experiments/pca_vs_ae.py --workdir $(RUNS)/pca_vs_ae
 
+.PHONY: results
+results: setup
+	$(PY) -m jaxgen.results --runs $(RUNS) --readme README.md
+
 .PHONY: ae
 ae: setup
 	$(MAIN) --config experiments/autoencoder_mnist.py --workdir $(RUNS)/ae_mnist
@@ -112,3 +116,15 @@ gan-2d: setup
 .PHONY: gan-mnist
 gan-mnist: setup
 	$(MAIN) --config experiments/gan_mnist.py --workdir $(RUNS)/gan_mnist
+
+# Fault injection, by hand: `make faults TRIALS=20` prints trials, faults survived, mismatches.
+TRIALS ?= 6
+.PHONY: faults
+faults: setup
+	$(PY) scripts/faults.py --trials $(TRIALS)
+
+# Re-run a finished run from its config.json in a fresh folder: `make reproduce RUN=runs/X`.
+.PHONY: reproduce
+reproduce: setup
+	@test -n "$(RUN)" || (echo "usage: make reproduce RUN=runs/X" >&2; exit 2)
+	$(PY) -m jaxgen.reproduce $(RUN)

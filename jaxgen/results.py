@@ -1,0 +1,70 @@
+"""`make results`: the README's results tables, collected from finished full runs.
+
+An experiment's `run()` puts rows in its `summary.json` under "results", each
+`{"experiment", "metric", "published", "ours", "command"}` ("published" may be "" where
+there is no published anchor). This module reads `runs/*/summary.json` (the Make targets'
+folders; the demo's quick runs under `runs/demo/` are not results) and rewrites the block
+between the README's `<!-- results:begin -->` and `<!-- results:end -->` markers.
+
+Run: python -m jaxgen.results [--runs runs] [--readme README.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from jaxgen.report import markdown_table
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+COLUMNS = ["experiment", "metric", "published", "ours", "command"]
+
+
+def collect(runs: Path) -> list[dict]:
+    rows = []
+    for summary in sorted(runs.glob("*/summary.json")):
+        if summary.parent.name == "demo":
+            continue
+        try:
+            data = json.loads(summary.read_text())
+        except ValueError:
+            continue
+        for row in data.get("results", []) if isinstance(data, dict) else []:
+            rows.append({c: row.get(c, "") for c in COLUMNS})
+    return rows
+
+
+def render(rows: list[dict]) -> str:
+    if not rows:
+        return "No full run has finished yet: run the Make targets below, then `make results`.\n"
+    return markdown_table(rows, COLUMNS)
+
+
+def update_readme(readme: Path, rows: list[dict]) -> bool:
+    """Replaces the results block; returns whether the README changed."""
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"jaxgen: error: {readme} has no {BEGIN} ... {END} block")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{render(rows)}{END}{tail}"
+    readme.write_text(new)
+    return new != text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="runs", type=Path)
+    parser.add_argument("--readme", default="README.md", type=Path)
+    args = parser.parse_args(argv)
+    rows = collect(args.runs)
+    changed = update_readme(args.readme, rows)
+    print(render(rows))
+    print(f"{args.readme}: {'updated' if changed else 'unchanged'} ({len(rows)} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

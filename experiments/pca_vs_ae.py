@@ -126,7 +126,29 @@ def run(config: ConfigDict, workdir: str) -> dict:
         f"ferris wheel, code 1: AE MSE {ae1:.2g} vs PCA {pca1:.2g} "
         f"({pca1 / ae1:.0f}x better); lecture's claim holds: {claim['claim_holds']}"
     )
-    summary = {"rows": rows, "claim": claim, "headline": headline}
+    cmd = "make pca-vs-ae"
+    results = [
+        {
+            "experiment": "PCA vs AE, ferris wheel",
+            "metric": f"test MSE, code {r['code_size']}: AE / PCA",
+            "published": "",
+            "ours": f"{r['ae_mse']:.3g} / {r['pca_mse']:.3g}",
+            "command": cmd,
+        }
+        for r in rows
+        if r["dataset"] == "ferris_wheel" and r["code_size"] == 1
+    ] + [
+        {
+            "experiment": "PCA vs AE, MNIST",
+            "metric": f"test MSE, code {r['code_size']}: AE / PCA",
+            "published": "",
+            "ours": f"{r['ae_mse']:.3g} / {r['pca_mse']:.3g}",
+            "command": cmd,
+        }
+        for r in rows
+        if r["dataset"] == "mnist" and r["code_size"] in (8, 32)
+    ]
+    summary = {"rows": rows, "claim": claim, "headline": headline, "results": results}
     write_json(workdir / "summary.json", summary)
     (workdir / "results.md").write_text(markdown_table(rows))
     _write_report(workdir, rows, claim)

@@ -1,39 +1,83 @@
 """The autoencoder family: encoder -> code (bottleneck) -> decoder, trained to reconstruct.
 
 The lecture's four choices are the config: `model.code_size`, `model.num_layers`,
-`model.hidden_size` (nodes per layer) and `model.loss` (mse, l1 or bce).
+`model.hidden_size` (nodes per layer) and `model.loss` (mse, l1 or bce). Its list of
+architectures is `model.kind`:
+
+- `undercomplete`: reconstruction only; the small code is the only constraint.
+- `sparse`: + `sparsity_l1` * sum_j |z_j| and/or `sparsity_kl` * sum_j KL(rho || rho_hat_j),
+  rho = `sparsity_target`, rho_hat_j the batch mean of unit j (needs a sigmoid code).
+- `contractive`: + `contractive_weight` * ||d z / d x||_F^2, the exact encoder Jacobian.
+- `denoising`: the encoder sees x corrupted by `corruption` at `corruption_level` (drawn from
+  the step key); the loss compares the reconstruction with the clean x.
+
+`model.architecture` is `mlp` (any input shape, flattened) or `conv` (images (H, W, C):
+strided convs down, sub-pixel upsampling up, `model.conv_features` channels).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from flax.training import train_state
 
-from jaxgen import losses
+from jaxgen import corruption, losses, regularizers
 from jaxgen.config import ConfigDict, base_config
 from jaxgen.errors import ConfigError
-from jaxgen.models.mlp import MLP
+from jaxgen.evaluation import metrics
+from jaxgen.models.conv import ConvDecoder, ConvEncoder
+from jaxgen.models.mlp import ACTIVATIONS, MLP, activation
+from jaxgen.sampling import named_key
 from jaxgen.train.family import Batch, Family
 from jaxgen.train.optim import make_optimizer
 
+KINDS = ("undercomplete", "sparse", "contractive", "denoising")
+ARCHITECTURES = ("mlp", "conv")
+
+_DEFAULTS: dict[str, Any] = {
+    "family": "autoencoder",
+    "kind": "undercomplete",  # undercomplete | sparse | contractive | denoising
+    "architecture": "mlp",  # mlp | conv
+    "code_size": 32,
+    "num_layers": 2,  # hidden layers in the encoder (the decoder mirrors it); mlp only
+    "hidden_size": 256,  # nodes per hidden layer; mlp only
+    "conv_features": (32, 64),  # channels of the strided encoder convs; conv only
+    "activation": "relu",
+    "code_activation": "linear",  # applied to the code: linear | sigmoid | relu | tanh ...
+    "loss": "mse",  # mse | l1 | bce
+    "sparsity_l1": 0.0,  # sparse: weight of sum_j |z_j|
+    "sparsity_kl": 0.0,  # sparse: weight of sum_j KL(rho || rho_hat_j)
+    "sparsity_target": 0.05,  # sparse: rho
+    "contractive_weight": 0.0,  # contractive: weight of ||J||_F^2
+    "corruption": "gaussian",  # denoising: gaussian | masking | salt_and_pepper
+    "corruption_level": 0.3,  # denoising: Gaussian std, or the masking / salt-and-pepper rate
+}
+
+# What `config(kind=...)` starts from, so each kind trains sensibly out of the box.
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "undercomplete": {},
+    "sparse": {"code_activation": "sigmoid", "sparsity_kl": 1.0},
+    "contractive": {"code_activation": "sigmoid", "contractive_weight": 1.0},
+    "denoising": {},
+}
+
 
 def model_config(**overrides) -> ml_collections.ConfigDict:
-    cfg = ml_collections.ConfigDict(
-        {
-            "family": "autoencoder",
-            "code_size": 32,
-            "num_layers": 2,  # hidden layers in the encoder (the decoder mirrors it)
-            "hidden_size": 256,  # nodes per hidden layer
-            "activation": "relu",
-            "loss": "mse",  # mse | l1 | bce
-        }
-    )
+    """The `model` group; `kind=` also applies that kind's defaults (before `overrides`)."""
+    cfg = ml_collections.ConfigDict(dict(_DEFAULTS))
+    kind = overrides.get("kind", "undercomplete")
+    if kind not in KINDS:
+        raise ConfigError(f"model.kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    cfg.update(KIND_DEFAULTS[kind])
     cfg.update(overrides)
     return cfg
 
@@ -45,20 +89,43 @@ def config(dataset: str = "mnist", **model) -> ConfigDict:
     return cfg
 
 
+def _get(m: ConfigDict, key: str) -> Any:
+    """`m[key]`, or its default for configs written before the key existed."""
+    return m.get(key, _DEFAULTS[key])
+
+
 class Autoencoder(nn.Module):
-    """MLP encoder and decoder; inputs of any shape are flattened and restored."""
+    """Encoder and decoder, MLP (inputs flattened and restored) or convolutional."""
 
     hidden: Sequence[int]
     code_size: int
     out_shape: Sequence[int]
     act: str = "relu"
+    architecture: str = "mlp"
+    conv_features: Sequence[int] = (32, 64)
+    code_act: str = "linear"
 
     def setup(self):
-        self.encoder = MLP((*self.hidden, self.code_size), act=self.act)
-        self.decoder = MLP((*reversed(self.hidden), math.prod(self.out_shape)), act=self.act)
+        if self.architecture == "conv":
+            self.encoder = ConvEncoder(
+                features=tuple(self.conv_features), out_dim=self.code_size, act=self.act
+            )
+            self.decoder = ConvDecoder(
+                out_shape=tuple(self.out_shape),
+                features=tuple(reversed(self.conv_features)),
+                start_features=self.conv_features[-1],
+                act=self.act,
+            )
+        else:
+            self.encoder = MLP((*self.hidden, self.code_size), act=self.act)
+            self.decoder = MLP((*reversed(self.hidden), math.prod(self.out_shape)), act=self.act)
 
     def encode(self, x: jax.Array) -> jax.Array:
-        return self.encoder(x.reshape(x.shape[0], -1))
+        if self.architecture == "conv":
+            h = self.encoder(x.reshape((x.shape[0], *self.out_shape)))
+        else:
+            h = self.encoder(x.reshape(x.shape[0], -1))
+        return activation(self.code_act)(h)
 
     def decode(self, z: jax.Array) -> jax.Array:
         return self.decoder(z).reshape((z.shape[0], *self.out_shape))
@@ -69,26 +136,85 @@ class Autoencoder(nn.Module):
 
 
 class AutoencoderFamily(Family):
-    """Undercomplete autoencoder trained on the configured reconstruction loss."""
+    """Undercomplete, sparse, contractive or denoising autoencoder (`model.kind`)."""
 
-    public_api = ("encode", "decode", "reconstruct")
+    public_api = ("encode", "decode", "reconstruct", "corrupt", "jacobian_norm", "code_stats")
 
     def __init__(self, config: ConfigDict):
         super().__init__(config)
         m = config.model
-        if m.loss not in losses.RECONSTRUCTION:
-            raise ConfigError(
-                f"model.loss must be one of {', '.join(losses.RECONSTRUCTION)}, got {m.loss!r}"
-            )
+        self.kind = _get(m, "kind")
+        self.architecture = _get(m, "architecture")
+        self.code_act = _get(m, "code_activation")
+        self.corruption = _get(m, "corruption")
+        self.level = float(_get(m, "corruption_level"))
+        self.l1 = float(_get(m, "sparsity_l1"))
+        self.kl = float(_get(m, "sparsity_kl"))
+        self.rho = float(_get(m, "sparsity_target"))
+        self.cw = float(_get(m, "contractive_weight"))
+        self._validate(m)
         self.loss_fn = losses.reconstruction(m.loss)
+
+    def _validate(self, m: ConfigDict) -> None:
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ConfigError(msg)
+
+        need(
+            m.loss in losses.RECONSTRUCTION,
+            f"model.loss must be one of {', '.join(losses.RECONSTRUCTION)}, got {m.loss!r}",
+        )
+        need(self.kind in KINDS, f"model.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        need(
+            self.architecture in ARCHITECTURES,
+            f"model.architecture must be mlp or conv, got {self.architecture!r}",
+        )
+        need(
+            self.code_act in ACTIVATIONS,
+            f"model.code_activation must be one of {', '.join(ACTIVATIONS)}, got {self.code_act!r}",
+        )
+        need(
+            min(self.l1, self.kl, self.cw, self.level) >= 0,
+            "model.sparsity_l1, sparsity_kl, contractive_weight and corruption_level must be >= 0",
+        )
+        if self.kind == "sparse":
+            need(
+                self.l1 > 0 or self.kl > 0,
+                "model.kind=sparse needs model.sparsity_l1 > 0 or model.sparsity_kl > 0",
+            )
+            need(
+                self.kl == 0 or self.code_act == "sigmoid",
+                "model.sparsity_kl compares mean activations with a rate: it needs "
+                "model.code_activation=sigmoid",
+            )
+            need(0 < self.rho < 1, f"model.sparsity_target must be in (0, 1), got {self.rho}")
+        if self.kind == "contractive":
+            need(self.cw > 0, "model.kind=contractive needs model.contractive_weight > 0")
+        if self.kind == "denoising":
+            need(
+                self.corruption in corruption.CORRUPTIONS and self.corruption != "none",
+                "model.corruption must be gaussian, masking or salt_and_pepper, "
+                f"got {self.corruption!r}",
+            )
+            need(
+                self.corruption == "gaussian" or self.level <= 1,
+                f"model.corruption_level is a rate for {self.corruption}: must be <= 1",
+            )
 
     def module(self, shape: Sequence[int]) -> Autoencoder:
         m = self.config.model
+        if self.architecture == "conv" and len(shape) != 3:
+            raise ConfigError(
+                f"model.architecture=conv needs images (H, W, C); the data has shape {tuple(shape)}"
+            )
         return Autoencoder(
             hidden=(m.hidden_size,) * m.num_layers,
             code_size=m.code_size,
             out_shape=tuple(shape),
             act=m.activation,
+            architecture=self.architecture,
+            conv_features=tuple(_get(m, "conv_features")),
+            code_act=self.code_act,
         )
 
     def init(self, key: jax.Array, batch: Batch) -> train_state.TrainState:
@@ -97,24 +223,65 @@ class AutoencoderFamily(Family):
         tx = make_optimizer(self.config.optimizer, self.total_steps)
         return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
 
-    def loss(self, params, apply_fn, batch: Batch) -> tuple[jax.Array, dict]:
-        out, _ = apply_fn({"params": params}, batch["x"])
-        rec = self.loss_fn(batch["x"], out)
-        return rec.mean(), {"reconstruction": rec.mean()}
+    def _corrupt(self, key: jax.Array, x: jax.Array) -> jax.Array:
+        return corruption.corrupt(key, x, self.corruption, self.level)
+
+    def loss(self, params, apply_fn, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
+        x = batch["x"]
+
+        def encode(v):
+            return apply_fn({"params": params}, v, method="encode")
+
+        x_in = self._corrupt(named_key(key, "corrupt"), x) if self.kind == "denoising" else x
+        z = encode(x_in)
+        out = apply_fn({"params": params}, z, method="decode")
+        rec = self.loss_fn(x, out).mean()  # Against the clean x, also when denoising.
+        total, aux = rec, {"reconstruction": rec}
+        if self.kind == "sparse":
+            aux["code_mean_abs"] = jnp.mean(jnp.abs(z))
+            if self.l1 > 0:
+                aux["l1_code"] = regularizers.l1_code(z).mean()
+                total = total + self.l1 * aux["l1_code"]
+            if self.kl > 0:
+                aux["kl_sparsity"] = regularizers.kl_sparsity(z, self.rho)
+                total = total + self.kl * aux["kl_sparsity"]
+        if self.kind == "contractive":
+            aux["jacobian_fro2"] = regularizers.jacobian_frobenius_sq(encode, x).mean()
+            total = total + self.cw * aux["jacobian_fro2"]
+        return total, aux
 
     def train_step(self, state, batch, key):
-        del key  # Deterministic; the denoising variant uses it.
         (loss, aux), grads = jax.value_and_grad(self.loss, has_aux=True)(
-            state.params, state.apply_fn, batch
+            state.params, state.apply_fn, batch, key
         )
         state = state.apply_gradients(grads=grads)
         return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
 
     def eval_step(self, state, batch, key):
-        out, _ = state.apply_fn({"params": state.params}, batch["x"])
+        x = batch["x"]
+        out, _ = state.apply_fn({"params": state.params}, x)
         x_hat = losses.decoder_mean(self.config.model.loss, out)
-        d = math.prod(batch["x"].shape[1:])
-        return {"loss": self.loss_fn(batch["x"], out), "mse": losses.mse(batch["x"], x_hat) / d}
+        d = math.prod(x.shape[1:])
+        result = {
+            "loss": self.loss_fn(x, out),
+            "mse": losses.mse(x, x_hat) / d,
+            "psnr": metrics.psnr(x, x_hat),
+        }
+        if self.kind == "denoising":
+            noisy = self._corrupt(named_key(key, "corrupt"), x)
+            result["noisy_psnr"] = metrics.psnr(x, noisy)
+            result["denoised_psnr"] = metrics.psnr(x, self.reconstruct(state, noisy))
+        return result
+
+    def report(self, state, splits, workdir: Path, key: jax.Array) -> dict[str, Any]:
+        """Code sparsity and the encoder's Jacobian norm on (up to) 1000 test examples."""
+        data = splits.test if splits.test is not None else splits.train
+        x = jnp.asarray(data["x"][:1000])
+        stats = jax.jit(self.code_stats)(state, x)
+        jac = jax.jit(self.jacobian_norm)(state, x[:500])
+        out = {k: float(v) for k, v in stats.items()}
+        out["jacobian_fro2"] = float(jnp.mean(jac))
+        return out
 
     # -- the public API load_run binds ---------------------------------------------------
     def encode(self, state, x: jax.Array) -> jax.Array:
@@ -127,9 +294,53 @@ class AutoencoderFamily(Family):
     def reconstruct(self, state, x: jax.Array) -> jax.Array:
         return self.decode(state, self.encode(state, x))
 
+    def corrupt(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+        """The configured noise model applied to `x` (what the denoising AE trains on)."""
+        del state
+        return self._corrupt(key, x)
+
+    def jacobian_norm(self, state, x: jax.Array) -> jax.Array:
+        """||d code / d x||_F^2 per example, exact (reverse mode, vmapped)."""
+        return regularizers.jacobian_frobenius_sq(lambda v: self.encode(state, v), x)
+
+    def code_stats(self, state, x: jax.Array) -> dict[str, jax.Array]:
+        """Measured sparsity of the codes of `x` (see `regularizers.code_stats`)."""
+        z = self.encode(state, x)
+        stats = regularizers.code_stats(z)
+        stats["code_rho_hat_mean"] = jnp.mean(z)
+        return stats
+
 
 def make_family(config: ConfigDict) -> AutoencoderFamily:
     return AutoencoderFamily(config)
 
 
-__all__ = ["Autoencoder", "AutoencoderFamily", "config", "make_family", "model_config"]
+def codes(family: AutoencoderFamily, state, x: np.ndarray, batch: int = 2000) -> np.ndarray:
+    """Codes of a large array, in batches (host side, for probes and plots)."""
+    enc = jax.jit(family.encode)
+    return np.concatenate(
+        [np.asarray(enc(state, x[i : i + batch])) for i in range(0, len(x), batch)]
+    )
+
+
+def reconstructions(
+    family: AutoencoderFamily, state, x: np.ndarray, batch: int = 2000
+) -> np.ndarray:
+    """Reconstructions of a large array, in batches (host side)."""
+    rec = jax.jit(family.reconstruct)
+    return np.concatenate(
+        [np.asarray(rec(state, x[i : i + batch])) for i in range(0, len(x), batch)]
+    )
+
+
+__all__ = [
+    "ARCHITECTURES",
+    "KINDS",
+    "Autoencoder",
+    "AutoencoderFamily",
+    "codes",
+    "config",
+    "make_family",
+    "model_config",
+    "reconstructions",
+]

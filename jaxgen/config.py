@@ -12,6 +12,7 @@ import ast
 import difflib
 import importlib.util
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -192,7 +193,13 @@ _POSITIVE_INT = (
     "eval_batch_size",
     "num_samples",
     "k",
+    "num_points",
+    "dim",
 )
+# Sizes past these are absurd on any machine this code targets (they would exhaust memory or
+# time long before a result); refusing them early beats an out-of-memory traceback.
+_MAX_SIZE = 10**7
+_MAX = {"num_layers": 100}
 _POSITIVE_NUM = ("lr", "learning_rate")
 _NON_NEGATIVE = (
     "weight_decay",
@@ -202,6 +209,9 @@ _NON_NEGATIVE = (
     "steps_per_scan",
     "checkpoint_every_steps",
     "max_checkpoints",
+    "num_train",
+    "num_test",
+    "seed",
 )
 
 
@@ -216,8 +226,16 @@ def validate(config: ConfigDict, prefix: str = "") -> None:
             if k in _POSITIVE_INT + _POSITIVE_NUM and v is not None:
                 raise ConfigError(f"config key {name!r} must be a number, got {v!r}")
             continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"config key {name!r} must be finite, got {v!r}")
+        if isinstance(v, int) and not -(2**31) < v < 2**31:
+            raise ConfigError(f"config key {name!r} is out of range (|v| < 2**31), got {v!r}")
         if k in _POSITIVE_INT and (v <= 0 or v != int(v)):
             raise ConfigError(f"config key {name!r} must be a positive integer, got {v!r}")
+        if k in _POSITIVE_INT and v > _MAX.get(k, _MAX_SIZE):
+            raise ConfigError(
+                f"config key {name!r} = {v!r} is absurdly large (at most {_MAX.get(k, _MAX_SIZE)})"
+            )
         if k in _POSITIVE_NUM and not 0 < v < 1e3:
             raise ConfigError(f"config key {name!r} must be in (0, 1000), got {v!r}")
         if k in _NON_NEGATIVE and v < 0:

@@ -35,3 +35,15 @@ class RunLockedError(JaxgenError):
     """Another run is using the same working directory."""
 
     exit_code = 6
+
+
+class RunDirError(JaxgenError):
+    """The run folder cannot be created, locked or written (permissions, full disk)."""
+
+    exit_code = 7
+
+
+class Interrupted(JaxgenError):
+    """Ctrl-C or SIGTERM: the run saved a checkpoint and resumes with the same command."""
+
+    exit_code = 130  # 128 + SIGINT; a SIGTERM sets 143 on the instance.

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 USAGE = "usage: python -m jaxgen.main --config PATH[:ARG] --workdir DIR [--config.KEY=VALUE ...]"
 
@@ -43,25 +44,52 @@ def run(argv: Sequence[str]) -> int:
     workdir = flags["workdir"]
     if hasattr(module, "run"):
         module.run(config, workdir)
+        from jaxgen.report import write_html
+
+        write_html(Path(workdir))
+        _record_experiment(workdir, flags["config"], config)
     else:
-        from jaxgen.report import write_report
         from jaxgen.train import train
 
-        result = train(config, workdir)
-        write_report(result)
+        train(config, workdir)  # Writes the run's report too.
     return 0
+
+
+def _record_experiment(workdir: str, spec: str, config) -> None:
+    """What `jaxgen.reproduce` needs to re-run a finished experiment: its module and config."""
+    from pathlib import Path
+
+    from jaxgen.config import to_json
+    from jaxgen.train.rundir import write_json, write_text
+
+    wd = Path(workdir)
+    wd.mkdir(parents=True, exist_ok=True)
+    path, _, arg = spec.partition(":")
+    write_json(wd / "experiment.json", {"config": path, "arg": arg or None})
+    write_text(wd / "config.json", to_json(config) + "\n")
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet()
-    from jaxgen.errors import JaxgenError
+    from jaxgen.errors import Interrupted, JaxgenError, RunDirError
 
     argv = sys.argv[1:] if argv is None else argv
     try:
         return run(argv)
-    except JaxgenError as e:
-        print(f"jaxgen: error: {e}", file=sys.stderr)
+    except Interrupted as e:
+        print(f"jaxgen: {_one_line(e)}", file=sys.stderr)
         return e.exit_code
+    except JaxgenError as e:
+        print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:
+        # A full disk, a read-only or vanished folder: the user's environment, not a bug.
+        print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
+        return RunDirError.exit_code
     except KeyboardInterrupt:
         print("jaxgen: interrupted", file=sys.stderr)
         return 130

@@ -1,8 +1,21 @@
-"""Orbax checkpoints of the whole train state plus the loop's position, with fallbacks."""
+"""Orbax checkpoints of the whole train state plus the loop's position, with fallbacks.
+
+Layout: `checkpoints/<step>/{state,meta}` as orbax writes them (arrays through tensorstore,
+metadata as JSON: restoring executes no code and unpickles nothing), plus our own
+`checkpoints/<step>/sha256.json`, the digest of every file, written once orbax has committed
+the step. Orbax cannot tell a garbled array chunk from a good one; the digests can, so a
+truncated or garbled checkpoint is found before it is restored, reported in one line, moved
+to `checkpoints.corrupt/`, and the next older one is used.
+"""
 
 from __future__ import annotations
 
-import logging
+import errno
+import hashlib
+import json
+import os
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +24,24 @@ import orbax.checkpoint as ocp
 
 from jaxgen.errors import CheckpointError
 
-log = logging.getLogger(__name__)
+DIGEST_FILE = "sha256.json"
+TMP_MARK = ".orbax-checkpoint-tmp"  # Orbax's suffix for a save that has not committed.
+
+
+def _say(msg: str) -> None:
+    print(f"jaxgen: {msg}", flush=True)
+
+
+def _digests(step_dir: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(step_dir.rglob("*")):
+        if path.is_file() and path.name != DIGEST_FILE:
+            out[str(path.relative_to(step_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _short(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}".splitlines()[0][:200]
 
 
 class Checkpointer:
@@ -19,17 +49,40 @@ class Checkpointer:
 
     def __init__(self, directory: Path, max_to_keep: int = 2):
         self.directory = Path(directory).absolute()
-        self.manager = ocp.CheckpointManager(
-            self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
-        )
+        self.max_to_keep = max_to_keep
+        self._remove_uncommitted()
+        try:
+            self.manager = ocp.CheckpointManager(
+                self.directory,
+                options=ocp.CheckpointManagerOptions(
+                    max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True
+                ),
+            )
+        except OSError as e:
+            raise CheckpointError(f"cannot use checkpoint folder {self.directory}: {e}") from None
+
+    def _remove_uncommitted(self) -> None:
+        """Deletes what a killed save left behind: orbax's tmp folders of uncommitted steps."""
+        if not self.directory.is_dir():
+            return
+        for path in self.directory.iterdir():
+            if TMP_MARK in path.name:
+                shutil.rmtree(path, ignore_errors=True)
 
     def steps(self) -> list[int]:
         self.manager.reload()
         return sorted(self.manager.all_steps())
 
     def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+        """Writes checkpoint `step` (replacing one of that step) or raises CheckpointError.
+
+        A failed save (full disk, unwritable folder) leaves the older checkpoints as they were:
+        orbax writes into a tmp folder and renames it only once complete.
+        """
         try:
+            if step in self.manager.all_steps():
+                # A checkpoint of this step exists only if we resumed before it: same content.
+                self.manager.delete(step)
             self.manager.save(
                 step,
                 args=ocp.args.Composite(
@@ -38,58 +91,125 @@ class Checkpointer:
                 force=True,
             )
             self.manager.wait_until_finished()
+            step_dir = self.directory / str(step)
+            tmp = step_dir / (DIGEST_FILE + ".tmp")
+            tmp.write_text(json.dumps(_digests(step_dir), indent=0, sort_keys=True))
+            os.replace(tmp, step_dir / DIGEST_FILE)
         except Exception as e:
+            older = [s for s in self._steps_quietly() if s < step]
+            kept = f"checkpoint {older[-1]} is intact" if older else "no older checkpoint"
+            hint = "; free some disk space" if _is_enospc(e) else ""
             raise CheckpointError(
-                f"could not write checkpoint {step} in {self.directory}: "
-                f"{type(e).__name__}: {e}".splitlines()[0]
+                f"could not write checkpoint {step} in {self.directory}: {_short(e)}; "
+                f"{kept}{hint}; run the same command again to resume"
             ) from None
 
-    def restore(self, abstract_state: Any) -> tuple[Any, dict[str, Any]] | None:
-        """The newest checkpoint that restores, or None when there is none at all.
+    def _steps_quietly(self) -> list[int]:
+        try:
+            return sorted(
+                int(p.name)
+                for p in self.directory.iterdir()
+                if p.name.isdigit() and (p / DIGEST_FILE).is_file()
+            )
+        except OSError:
+            return []
 
-        A checkpoint that fails to restore (truncated, garbled) is reported in one line and
-        the next older one is tried; if none restores, CheckpointError.
+    def has_digests(self, step: int) -> bool:
+        return (self.directory / str(step) / DIGEST_FILE).is_file()
+
+    def verify(self, step: int) -> str | None:
+        """None if checkpoint `step` matches its digests, else what is wrong (one phrase).
+
+        A checkpoint without digests (killed between orbax's commit and our digest write)
+        passes: orbax committed it, so it is complete.
+        """
+        step_dir = self.directory / str(step)
+        digest_path = step_dir / DIGEST_FILE
+        if not digest_path.is_file():
+            return None
+        try:
+            expected = json.loads(digest_path.read_text())
+            if not isinstance(expected, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            return f"its digest file is unreadable ({_short(e)})"
+        actual = _digests(step_dir)
+        for name, digest in expected.items():
+            if name not in actual:
+                return f"file {name} is missing"
+            if actual[name] != digest:
+                return f"file {name} is truncated or garbled (sha256 mismatch)"
+        return None
+
+    def restore(self, abstract_state: Any) -> tuple[Any, dict[str, Any]] | None:
+        """The newest checkpoint that verifies and restores, or None when there is none.
+
+        A checkpoint that fails (truncated, garbled) is reported in one line, moved to
+        `checkpoints.corrupt/` (so a resumed run can save that step again) and the next older
+        one is tried; if none restores, CheckpointError. A checkpoint that verifies but does
+        not fit `abstract_state` was written by another config: CheckpointError, nothing moved.
         """
         steps = self.steps()
         if not steps:
             return None
         failures = []
         for step in reversed(steps):
-            try:
-                out = self.manager.restore(
-                    step,
-                    args=ocp.args.Composite(
-                        state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
-                    ),
-                )
-                state, meta = out["state"], dict(out["meta"])
-                _check_shapes(abstract_state, state)
-            except Exception as e:
-                msg = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-                log.warning(
-                    "checkpoint %d in %s is unusable (%s); trying an older one",
-                    step,
-                    self.directory,
-                    msg,
-                )
-                print(
-                    f"jaxgen: checkpoint {step} is unusable ({msg}); trying an older one",
-                    flush=True,
-                )
-                failures.append(step)
-                continue
-            return state, meta
+            problem = self.verify(step)
+            if problem is None:
+                try:
+                    out = self.manager.restore(
+                        step,
+                        args=ocp.args.Composite(
+                            state=ocp.args.StandardRestore(abstract_state),
+                            meta=ocp.args.JsonRestore(),
+                        ),
+                    )
+                    state, meta = out["state"], dict(out["meta"])
+                    int(meta["step"])
+                    if not _same_shapes(abstract_state, state):
+                        raise ValueError("array shapes differ from this config's")
+                    return state, meta
+                except Exception as e:
+                    if self.has_digests(step):
+                        # Every byte is as written: the config, not the file, is wrong.
+                        raise CheckpointError(
+                            f"checkpoint {step} in {self.directory} matches its digests but "
+                            f"does not restore with this config ({_short(e)}); resume with the "
+                            f"run's own config.json or use a new --workdir"
+                        ) from None
+                    problem = f"it does not restore ({_short(e)})"
+            failures.append(step)
+            moved = self._quarantine(step)
+            _say(f"checkpoint {step} is unusable: {problem}; moved to {moved}; trying an older one")
         raise CheckpointError(
-            f"no usable checkpoint in {self.directory} (tried steps {failures}); "
-            f"move the folder away to start fresh"
+            f"no usable checkpoint in {self.directory} (steps {failures} are corrupt and were "
+            f"moved to {self.directory.parent / 'checkpoints.corrupt'}); "
+            f"use a new --workdir, or delete the checkpoints folder to start over"
         )
+
+    def _quarantine(self, step: int) -> Path:
+        dest_dir = self.directory.parent / (self.directory.name + ".corrupt")
+        dest_dir.mkdir(exist_ok=True)
+        dest = dest_dir / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+        shutil.move(str(self.directory / str(step)), dest)
+        self.manager.reload()
+        return dest
 
     def close(self) -> None:
         self.manager.close()
 
 
-def _check_shapes(abstract: Any, state: Any) -> None:
+def _is_enospc(e: BaseException) -> bool:
+    while e is not None:
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return True
+        if "No space left" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _same_shapes(abstract: Any, state: Any) -> bool:
     a = jax.tree.map(lambda x: (x.shape, x.dtype), abstract)
     b = jax.tree.map(lambda x: (x.shape, x.dtype), state)
-    if a != b:
-        raise ValueError("checkpoint shapes do not match this config")
+    return a == b

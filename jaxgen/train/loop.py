@@ -13,6 +13,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -26,18 +29,46 @@ from tqdm.auto import tqdm
 
 from jaxgen import data as data_lib
 from jaxgen.config import ConfigDict, to_json
-from jaxgen.errors import ConfigError, JaxgenError, NonFiniteError
+from jaxgen.errors import ConfigError, Interrupted, JaxgenError, NonFiniteError, RunDirError
+from jaxgen.report import TensorBoardLog, write_report
 from jaxgen.sampling import named_key
 from jaxgen.train import parallel
 from jaxgen.train.checkpoint import Checkpointer
 from jaxgen.train.family import Family
-from jaxgen.train.rundir import MetricsLog, RunLock, environment, write_json
+from jaxgen.train.rundir import MetricsLog, RunLock, environment, write_json, write_text
 
 
-class Interrupted(JaxgenError):
-    """Ctrl-C: the run saved a checkpoint and can be resumed with the same command."""
+class _StopRequests:
+    """SIGINT/SIGTERM during training: note it, finish the chunk in flight, save, stop.
 
-    exit_code = 130
+    The chunk donates the pre-chunk state, so an exception raised inside it would leave
+    nothing to save; a flag checked between chunks always has a consistent state. A second
+    signal raises KeyboardInterrupt at once (the older checkpoint is kept).
+    """
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(
+            f"jaxgen: {signal.Signals(signum).name} received; saving a checkpoint after the "
+            f"current chunk (send it again to stop at once)",
+            flush=True,
+        )
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def make_family(config: ConfigDict) -> Family:
@@ -215,6 +246,16 @@ def _first_nonfinite(metrics: dict[str, np.ndarray]) -> tuple[str, int, int] | N
     return first
 
 
+def _nonfinite_leaf(state: Any) -> str | None:
+    """The path of the first floating-point state entry holding a NaN or Inf, or None."""
+    # On the host, as the checkpoint writer reads it anyway: no per-shape compilation.
+    for path, x in jax.tree_util.tree_leaves_with_path(jax.device_get(state)):
+        x = np.asarray(x)
+        if np.issubdtype(x.dtype, np.inexact) and not np.isfinite(x).all():
+            return jax.tree_util.keystr(path)
+    return None
+
+
 def train(
     config: ConfigDict,
     workdir: str | Path,
@@ -234,22 +275,107 @@ def train(
         been pre-empted there; calling `train` again resumes it.
     """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     if config.distributed:
-        parallel.initialize_distributed()
-    with RunLock(workdir):
-        return _train_locked(config, workdir, family, splits, stop_at_step)
-
-
-def _train_locked(config, workdir, family, splits, stop_at_step) -> RunResult:
+        try:
+            parallel.initialize_distributed()
+        except (ValueError, RuntimeError) as e:
+            raise ConfigError(f"distributed=True but no multi-host job to join: {e}") from None
     t_start = time.time()
+    # Everything that can reject the config or the data runs before the run folder exists.
+    trainer = prepare(config, family, splits)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(workdir)
+        lock.__enter__()
+    except OSError as e:
+        raise RunDirError(f"cannot create or lock the run folder {workdir}: {e}") from None
+    try:
+        return _train_locked(config, workdir, trainer, stop_at_step, t_start)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def prepare(
+    config: ConfigDict, family: Family | None = None, splits: data_lib.Splits | None = None
+) -> Trainer:
+    """Loads the data, builds the family and checks the run fits, without writing anything.
+
+    What the config's values break here (an unknown activation, a dataset too large for
+    memory) is a ConfigError naming the key whose value the error mentions.
+    """
+    try:
+        splits = splits if splits is not None else data_lib.load(config.dataset)
+        family = family if family is not None else make_family(config)
+        trainer = Trainer(config, family, splits)
+        abstract = trainer.abstract_state()
+    except JaxgenError as e:
+        if not isinstance(e, ConfigError):
+            raise
+        raise ConfigError(_blame(config, e)) from None
+    except MemoryError:
+        raise ConfigError(
+            f"not enough memory for the data or model of {_sizes(config.dataset, 'dataset')}, "
+            f"{_sizes(config.model)}; reduce them"
+        ) from None
+    except (ValueError, KeyError, TypeError, NotImplementedError) as e:
+        raise ConfigError(_blame(config, e, f"{type(e).__name__}: ")) from None
+    if trainer.total_steps >= 2**31:
+        raise ConfigError(
+            f"train.num_epochs={config.train.num_epochs} makes {trainer.total_steps} steps, "
+            f"more than the 2**31 a step counter holds"
+        )
+    state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(abstract))
+    budget = _memory_bytes() // 2
+    if budget and state_bytes > budget:
+        raise ConfigError(
+            f"the train state of model {_sizes(config.model)} and num_seeds={config.num_seeds} "
+            f"needs {state_bytes / 2**30:.1f} GiB, more than half of this machine's "
+            f"{2 * budget / 2**30:.1f} GiB; reduce model sizes or num_seeds"
+        )
+    return trainer
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _sizes(group: ConfigDict, name: str = "model") -> str:
+    """A group's integer settings, largest first: the likely culprits of a huge state."""
+    items = [(k, v) for k, v in group.items() if isinstance(v, int) and not isinstance(v, bool)]
+    items.sort(key=lambda kv: -kv[1])
+    return ", ".join(f"{name}.{k}={v}" for k, v in items[:3]) or name
+
+
+def _blame(config: ConfigDict, e: BaseException, prefix: str = "") -> str:
+    """`e`'s message, plus the config key whose (string) value it mentions if it names none."""
+    from jaxgen.config import all_keys
+
+    msg = " ".join(str(e).split()) or type(e).__name__
+    values = {}
+    for key in all_keys(config):
+        node = config
+        for part in key.split("."):
+            node = node[part]
+        values[key] = node
+    if any(key in msg for key in values):
+        return prefix + msg
+    for key, v in values.items():
+        if isinstance(v, str) and v and repr(v) in msg:
+            return f"config key {key!r}: {prefix}{msg}"
+    return f"config rejected: {prefix}{msg}"
+
+
+def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
     tc = config.train
-    (workdir / "config.json").write_text(to_json(config) + "\n")
+    family, splits = trainer.family, trainer.splits
+    write_text(workdir / "config.json", to_json(config) + "\n")
     write_json(workdir / "env.json", environment())
-    splits = splits if splits is not None else data_lib.load(config.dataset)
-    family = family if family is not None else make_family(config)
-    trainer = Trainer(config, family, splits)
     log = MetricsLog(workdir / "metrics.jsonl")
+    tensorboard = TensorBoardLog(workdir / "tensorboard")
+    log.sinks.append(tensorboard)
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=tc.max_checkpoints)
 
     restored = ckpt.restore(trainer.abstract_state())
@@ -276,57 +402,91 @@ def _train_locked(config, workdir, family, splits, stop_at_step) -> RunResult:
         desc=workdir.name,
     )
     t_train = time.time()
-    steps_done = 0
+    steps_done, steady_seconds, first_chunk_seconds = 0, 0.0, None
+
+    def save(step):
+        bad = _nonfinite_leaf(state)
+        if bad is not None:
+            raise NonFiniteError(
+                f"state entry {bad} became non-finite by step {step}; run stopped, last good "
+                f"checkpoint: step {last_saved if ckpt.steps() else 'none'}; "
+                f"try a lower optimizer.lr"
+            )
+        ckpt.save(step, state, {"step": step, "epoch": step / spe})
+
     try:
-        while step < stop:
-            epoch, pos = divmod(step, spe)
-            length = min(trainer.chunk - pos % trainer.chunk, spe - pos, stop - step)
-            fn = trainer.chunk_fn(length)
-            try:
-                new_state, metrics = fn(state, trainer.keys, trainer.train_data, epoch, pos)
-                metrics = jax.device_get(metrics)  # The one host sync per chunk.
-            except KeyboardInterrupt:
-                raise Interrupted(
-                    f"interrupted at step {step}; checkpoint at step "
-                    f"{last_saved} kept; run the same command to resume"
-                ) from None
-            bad = _first_nonfinite(metrics)
-            if bad is not None:
-                name, seed, at = bad
-                raise NonFiniteError(
-                    f"metric {name!r} became non-finite at step {step + at + 1} "
-                    f"(seed {config.seed + seed}); run stopped, last good checkpoint: step "
-                    f"{last_saved if ckpt.steps() else 'none'}; try a lower optimizer.lr"
-                )
-            state, step = new_state, step + length
-            steps_done += length
-            bar.update(length)
-            means = {k: float(np.mean(v)) for k, v in metrics.items()}
-            bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k == "loss"})
-            epoch_end = step % spe == 0
-            row = {
-                "step": step,
-                "epoch": step / spe,
-                "split": "train",
-                **_summarize({k: np.mean(v, axis=-1) for k, v in metrics.items()}),
-            }
-            log.write(row)
-            if epoch_end and (step // spe) % tc.eval_every_epochs == 0 and splits.val is not None:
-                log.write(
-                    {
-                        "step": step,
-                        "epoch": step // spe,
-                        "split": "val",
-                        **_summarize(trainer.evaluate(state, "val")),
-                    }
-                )
-            if step - last_saved >= every or step == stop:
-                ckpt.save(step, state, {"step": step, "epoch": step / spe})
-                last_saved = step
+        with _StopRequests() as stop_requests:
+            while step < stop:
+                epoch, pos = divmod(step, spe)
+                length = min(trainer.chunk - pos % trainer.chunk, spe - pos, stop - step)
+                compiles = length not in trainer._chunk_fns
+                fn = trainer.chunk_fn(length)
+                t_chunk = time.time()
+                try:
+                    new_state, metrics = fn(state, trainer.keys, trainer.train_data, epoch, pos)
+                    metrics = jax.device_get(metrics)  # The one host sync per chunk.
+                except KeyboardInterrupt:
+                    # The chunk's input was donated: the newest checkpoint is what is left.
+                    raise Interrupted(
+                        f"interrupted at step {step}; checkpoint at step "
+                        f"{last_saved} kept; run the same command to resume"
+                    ) from None
+                bad = _first_nonfinite(metrics)
+                if bad is not None:
+                    name, seed, at = bad
+                    raise NonFiniteError(
+                        f"metric {name!r} became non-finite at step {step + at + 1} "
+                        f"(seed {config.seed + seed}); run stopped, last good checkpoint: step "
+                        f"{last_saved if ckpt.steps() else 'none'}; try a lower optimizer.lr"
+                    )
+                state, step = new_state, step + length
+                # Throughput is measured on chunks that did not compile.
+                if compiles:
+                    first_chunk_seconds = first_chunk_seconds or time.time() - t_chunk
+                else:
+                    steps_done += length
+                    steady_seconds += time.time() - t_chunk
+                bar.update(length)
+                means = {k: float(np.mean(v)) for k, v in metrics.items()}
+                bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k == "loss"})
+                epoch_end = step % spe == 0
+                row = {
+                    "step": step,
+                    "epoch": step / spe,
+                    "split": "train",
+                    **_summarize({k: np.mean(v, axis=-1) for k, v in metrics.items()}),
+                }
+                log.write(row)
+                if (
+                    epoch_end
+                    and (step // spe) % tc.eval_every_epochs == 0
+                    and splits.val is not None
+                ):
+                    log.write(
+                        {
+                            "step": step,
+                            "epoch": step // spe,
+                            "split": "val",
+                            **_summarize(trainer.evaluate(state, "val")),
+                        }
+                    )
+                if step - last_saved >= every or step == stop:
+                    save(step)
+                    last_saved = step
+                if stop_requests.signum is not None and step < total:
+                    if step > last_saved:
+                        save(step)
+                        last_saved = step
+                    err = Interrupted(
+                        f"interrupted at step {step}; checkpoint saved; run the same command "
+                        f"to resume"
+                    )
+                    err.exit_code = 128 + stop_requests.signum
+                    raise err
     except KeyboardInterrupt:
-        # Between chunks: the state is consistent, keep it.
+        # A signal outside a chunk (e.g. during evaluation): the state is consistent, keep it.
         if step > last_saved:
-            ckpt.save(step, state, {"step": step, "epoch": step / spe})
+            save(step)
         raise Interrupted(
             f"interrupted at step {step}; checkpoint saved; run the same command to resume"
         ) from None
@@ -335,6 +495,7 @@ def _train_locked(config, workdir, family, splits, stop_at_step) -> RunResult:
     train_seconds = time.time() - t_train
     if step < total:
         ckpt.close()
+        tensorboard.close()
         summary = {"stopped_at_step": step, "steps": total}
         return RunResult(config, family, state, splits, workdir, summary)
 
@@ -343,7 +504,8 @@ def _train_locked(config, workdir, family, splits, stop_at_step) -> RunResult:
         "epochs": tc.num_epochs,
         "num_seeds": config.num_seeds,
         "train_seconds_this_session": train_seconds,
-        "steps_per_second": steps_done / train_seconds if steps_done else None,
+        "steps_per_second": steps_done / steady_seconds if steps_done else None,
+        "first_chunk_seconds": first_chunk_seconds,  # Includes compilation.
     }
     for split in ("val", "test"):
         if getattr(splits, split) is not None:
@@ -356,5 +518,8 @@ def _train_locked(config, workdir, family, splits, stop_at_step) -> RunResult:
     summary["report"] = family.report(seed_slice(state, 0), splits, workdir, report_key)
     summary["wall_seconds_this_session"] = time.time() - t_start
     write_json(workdir / "summary.json", summary)
+    # Every run folder, sub-runs of experiments included, gets its report.
+    write_report(RunResult(config, family, state, splits, workdir, summary))
     ckpt.close()
+    tensorboard.close()
     return RunResult(config, family, state, splits, workdir, summary)

@@ -90,24 +90,49 @@ class MetricsLog:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.sinks: list[Any] = []  # Also receive every row, e.g. a TensorBoard writer.
 
     def truncate_after(self, step: int) -> None:
+        """Keeps the rows a run restored at `step` had written before that checkpoint.
+
+        Drops later rows, the final evaluation rows (rewritten when the run finishes again)
+        and a line torn by a kill mid-write. The rewrite is atomic: a kill keeps the old log.
+        """
         if not self.path.exists():
             return
-        rows = [r for r in self.read() if r.get("step", 0) <= step]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        rows = [r for r in self.read() if r.get("step", 0) <= step and not r.get("final")]
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
 
     def write(self, row: dict[str, Any]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(_jsonable(row)) + "\n")
+        for sink in self.sinks:
+            sink.write(_jsonable(row))
 
     def read(self) -> list[dict[str, Any]]:
+        """The rows; a line torn by a kill or a full disk is skipped."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        rows = []
+        for line in self.path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes `text` to `path` atomically: readers and a killed writer see old or new."""
+    tmp = Path(str(path) + ".tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
 
 
 def write_json(path: Path, obj: Any) -> None:
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True, default=str) + "\n")

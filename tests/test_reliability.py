@@ -1,0 +1,307 @@
+"""Reliability: killed, interrupted, corrupted, full-disk and concurrent runs; bad data.
+
+Subprocesses only where the process boundary is the point (SIGKILL, SIGINT, the lock, the
+CLI's data path); everything else goes through `jaxgen.main.main` in-process, which is the
+same code path without the ~5 s of imports.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import json
+import random
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxgen import main as cli
+from jaxgen.train import train
+from jaxgen.train.checkpoint import Checkpointer
+from jaxgen.train.loop import prepare
+from tests.conftest import ROOT, run_cli, tiny_ae_config
+
+_spec = importlib.util.spec_from_file_location("faults", ROOT / "scripts" / "faults.py")
+faults = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(faults)
+
+# The config of every run here: 64 steps, chunks of 5, a checkpoint every 5 steps.
+TRAIN = {"num_epochs": 4, "steps_per_scan": 5, "checkpoint_every_steps": 5}
+
+
+def _config():
+    return tiny_ae_config(**TRAIN)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("reliability")
+
+
+@pytest.fixture(scope="module")
+def config_file(folder):
+    return faults.write_config(folder, epochs=TRAIN["num_epochs"], every=5)
+
+
+@pytest.fixture(scope="module")
+def reference(folder):
+    """The uninterrupted run every faulty run must reproduce exactly."""
+    train(_config(), folder / "reference")
+    return faults.fingerprint(folder / "reference")
+
+
+def _main(capsys, config_file, workdir, *overrides):
+    code = cli.main(["--config", str(config_file), "--workdir", str(workdir), *overrides])
+    out, err = capsys.readouterr()
+    return code, out, err.strip().splitlines()
+
+
+def _state_file(workdir: Path, step: int, rng: random.Random) -> Path:
+    files = sorted(p for p in (workdir / "checkpoints" / str(step) / "state").rglob("*"))
+    return rng.choice([p for p in files if p.is_file() and p.stat().st_size > 1])
+
+
+# -- killed and interrupted ---------------------------------------------------------------
+def test_sigkill_at_random_points_then_resume_ends_exactly_as_uninterrupted(
+    folder, config_file, reference
+):
+    rng = random.Random(8)
+    for trial in range(2):
+        workdir = folder / f"killed{trial}"
+        for _ in range(1 + trial):  # Trial 1 is killed twice, the second time after resuming.
+            proc = faults.start(config_file, workdir, folder / f"killed{trial}.out")
+            target = rng.randrange(5, 55)  # Kill a random moment after step `target` saved...
+            while proc.poll() is None and max(faults.checkpoint_steps(workdir), default=0) < target:
+                time.sleep(0.005)
+            # ...somewhere in the next save/chunk/log cycle.
+            assert faults.signal_after(proc, signal.SIGKILL, rng.uniform(0, 0.3)), "ran out"
+            assert proc.wait() == -signal.SIGKILL
+        # The lock of the killed process died with it: the restart is not refused.
+        train(_config(), workdir)
+        assert faults.same(faults.fingerprint(workdir), reference)
+
+
+def test_sigint_saves_its_step_and_a_second_run_in_the_folder_is_refused(folder):
+    config = faults.write_config(folder, epochs=400, every=0)
+    workdir = folder / "interrupted"
+    proc = faults.start(config, workdir, folder / "interrupted.out")
+    faults.wait_for_checkpoint(proc, workdir)
+
+    second = run_cli("--config", str(config), "--workdir", str(workdir))
+    assert second.returncode == 6, second.stderr
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another run is using" in lines[0], second.stderr
+    assert proc.poll() is None, "the first run must still be training"
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    err = (folder / "interrupted.err").read_text().strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    step = int(err[0].split("interrupted at step ")[1].split(";")[0])
+    # The interrupt saves the step it stopped at, whether or not the schedule would have.
+    assert "checkpoint saved" in err[0]
+    cfg = tiny_ae_config(num_epochs=400, steps_per_scan=5)
+    ckpt = Checkpointer(workdir / "checkpoints")
+    state, meta = ckpt.restore(prepare(cfg).abstract_state())
+    ckpt.close()
+    assert meta["step"] == step
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == step
+
+
+# -- corrupt checkpoints --------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["truncate", "garble"])
+def test_corrupt_newest_checkpoint_is_reported_and_an_older_one_resumes(
+    folder, config_file, reference, capsys, how
+):
+    workdir = folder / f"corrupt-{how}"
+    train(_config(), workdir, stop_at_step=26)  # Stops at chunk ends only: rows stay equal.
+    assert faults.checkpoint_steps(workdir) == [21, 26]
+    path = _state_file(workdir, 26, random.Random(how))
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+
+    code, out, err = _main(capsys, config_file, workdir)
+    assert code == 0, err
+    notes = [line for line in out.splitlines() if "unusable" in line]
+    assert len(notes) == 1 and "checkpoint 26" in notes[0] and path.name in notes[0], out
+    assert "from step 21" in out
+    assert (workdir / "checkpoints.corrupt").is_dir()
+    assert faults.same(faults.fingerprint(workdir), reference)
+
+
+def test_no_good_checkpoint_is_refused_in_one_line(folder, config_file, capsys):
+    workdir = folder / "all-corrupt"
+    train(_config(), workdir, stop_at_step=10)
+    for step in faults.checkpoint_steps(workdir):
+        _state_file(workdir, step, random.Random(step)).write_bytes(b"")
+    code, _, err = _main(capsys, config_file, workdir)
+    assert code == 4 and len(err) == 1 and "no usable checkpoint" in err[0], err
+
+
+def test_a_killed_save_leaves_a_tmp_folder_that_is_ignored(folder, reference):
+    workdir = folder / "tmpdir"
+    train(_config(), workdir, stop_at_step=21)
+    tmp = workdir / "checkpoints" / "26.orbax-checkpoint-tmp-1234"
+    (tmp / "state").mkdir(parents=True)
+    (tmp / "state" / "junk").write_bytes(b"half a checkpoint")
+    train(_config(), workdir)
+    assert not tmp.exists()
+    assert faults.same(faults.fingerprint(workdir), reference)
+
+
+def test_an_intact_checkpoint_of_another_config_is_refused_not_moved(folder, config_file, capsys):
+    workdir = folder / "other-config"
+    train(_config(), workdir, stop_at_step=5)
+    code, _, err = _main(capsys, config_file, workdir, "--config.model.hidden_size=16")
+    assert code == 4 and len(err) == 1 and "does not restore with this config" in err[0], err
+    assert faults.checkpoint_steps(workdir) == [5]
+
+
+def test_a_torn_metrics_line_is_dropped_on_resume(folder, reference):
+    workdir = folder / "torn"
+    train(_config(), workdir, stop_at_step=21)
+    with (workdir / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 26, "split": "tr')  # A kill in the middle of a write.
+    train(_config(), workdir)
+    assert faults.same(faults.fingerprint(workdir), reference)
+
+
+# -- NaN, full disk, unwritable folder -----------------------------------------------------
+def test_nan_loss_names_step_and_metric_and_keeps_the_last_good_checkpoint(
+    folder, config_file, capsys
+):
+    workdir = folder / "nan"
+    code, _, err = _main(
+        capsys,
+        config_file,
+        workdir,
+        "--config.optimizer.lr=900.0",
+        "--config.optimizer.name=sgd",
+        "--config.train.num_epochs=30",
+    )
+    assert code == 5 and len(err) == 1, err
+    assert re.search(
+        r"(metric '\w+' became non-finite at|state entry \S+ became non-finite by)"
+        r" step \d+",
+        err[0],
+    ), err
+    steps = faults.checkpoint_steps(workdir)
+    if steps:  # The last good checkpoint restores, and holds finite numbers only.
+        assert f"last good checkpoint: step {steps[-1]}" in err[0]
+        cfg = tiny_ae_config(**dict(TRAIN, num_epochs=30))
+        cfg.optimizer.name = "sgd"  # The run's own optimizer: its state has another structure.
+        ckpt = Checkpointer(workdir / "checkpoints")
+        state, _ = ckpt.restore(prepare(cfg).abstract_state())
+        ckpt.close()
+        import jax
+
+        assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state))
+
+
+def test_full_disk_while_saving_is_one_line_and_keeps_the_previous_checkpoint(
+    folder, config_file, reference, capsys, monkeypatch
+):
+    from etils import epath
+
+    workdir = folder / "full-disk"
+    train(_config(), workdir, stop_at_step=10)
+    original = epath.Path.write_text
+
+    def no_space(self, *args, **kwargs):  # Orbax writes its metadata files through this.
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(epath.Path, "write_text", no_space)
+    code, _, err = _main(capsys, config_file, workdir)
+    monkeypatch.setattr(epath.Path, "write_text", original)
+    assert code == 4 and len(err) == 1, err
+    assert "could not write checkpoint 15" in err[0] and "No space left" in err[0]
+    assert "checkpoint 10 is intact" in err[0]
+    assert faults.checkpoint_steps(workdir) == [5, 10]
+    # Space freed: the run resumes from 10 and ends as if nothing happened.
+    train(_config(), workdir)
+    assert faults.same(faults.fingerprint(workdir), reference)
+
+
+def test_unwritable_run_folder_is_one_line(folder, config_file, capsys):
+    blocker = folder / "a-file"
+    blocker.write_text("not a folder")
+    code, _, err = _main(capsys, config_file, blocker / "run")
+    assert code == 7 and len(err) == 1 and str(blocker) in err[0], err
+
+
+# -- data -----------------------------------------------------------------------------------
+MNIST_CONFIG = """
+from tests.conftest import tiny_ae_config
+def get_config(arg=None):
+    c = tiny_ae_config()
+    c.dataset.name = "mnist"
+    c.dataset.data_dir = {data_dir!r}  # Fresh: the file must be read, not a prepared copy.
+    return c
+"""
+
+
+def test_tampered_mnist_file_is_refused_by_the_cli_before_unpickling(tmp_path):
+    from jaxgen.data import mnist
+
+    tampered = tmp_path / "mnist.pkl.gz"
+    raw = bytearray(mnist.source_file().read_bytes())
+    raw[1000] ^= 0xFF
+    tampered.write_bytes(bytes(raw))
+    config = tmp_path / "mnist_cfg.py"
+    config.write_text(MNIST_CONFIG.format(data_dir=str(tmp_path / "tfds")))
+    proc = run_cli(
+        "--config", str(config), "--workdir", str(tmp_path / "run"),
+        env={"JAXGEN_MNIST_FILE": str(tampered)},
+    )  # fmt: skip
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 3 and len(lines) == 1, proc.stderr
+    assert "sha256" in lines[0] and "not unpickled" in lines[0] and "pip install" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_mnist_file_says_how_to_fix(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("JAXGEN_MNIST_FILE", str(tmp_path / "absent.pkl.gz"))
+    config = tmp_path / "mnist_cfg.py"
+    config.write_text(MNIST_CONFIG.format(data_dir=str(tmp_path / "tfds")))
+    code, _, err = _main(capsys, config, tmp_path / "run")
+    assert code == 3 and len(err) == 1 and "missing" in err[0] and "pip install" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+# -- reproducibility ------------------------------------------------------------------------
+def test_reproduce_reruns_a_finished_run_and_reports_a_match(folder, reference, capsys):
+    from jaxgen import reproduce
+
+    run = folder / "reference"
+    assert reproduce.main([str(run), "--workdir", str(folder / "repro")]) == 0
+    out = capsys.readouterr().out
+    assert "MATCH (bit for bit)" in out and "different: 0" in out, out
+    # A run whose stored metrics differ from what its config gives is reported, exit 1.
+    summary = json.loads((run / "summary.json").read_text())
+    summary["test"]["loss"] *= 1.01
+    (folder / "doctored").mkdir()
+    for name in ("config.json", "metrics.jsonl", "env.json"):
+        (folder / "doctored" / name).write_bytes((run / name).read_bytes())
+    (folder / "doctored" / "summary.json").write_text(json.dumps(summary))
+    subprocess.run(["cp", "-r", str(run / "checkpoints"), str(folder / "doctored")], check=True)
+    assert reproduce.main([str(folder / "doctored"), "--workdir", str(folder / "repro2")]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "test.loss" in out, out
+
+
+def test_reproduce_refuses_an_unfinished_run(folder, capsys):
+    from jaxgen import reproduce
+
+    train(_config(), folder / "unfinished", stop_at_step=5)
+    assert reproduce.main([str(folder / "unfinished")]) == 2
+    assert "has not finished" in capsys.readouterr().err

@@ -38,9 +38,21 @@ pca-vs-ae: setup
 results: setup
 	$(PY) -m jaxgen.results --runs $(RUNS) --readme README.md
 
-.PHONY: ae
+.PHONY: ae ae-compression ae-denoising ae-anomaly ae-representations
 ae: setup
 	$(MAIN) --config experiments/autoencoder_mnist.py --workdir $(RUNS)/ae_mnist
+
+ae-compression: setup
+	$(MAIN) --config experiments/ae_compression.py --workdir $(RUNS)/ae_compression
+
+ae-denoising: setup
+	$(MAIN) --config experiments/ae_denoising.py --workdir $(RUNS)/ae_denoising
+
+ae-anomaly: setup
+	$(MAIN) --config experiments/ae_anomaly.py --workdir $(RUNS)/ae_anomaly
+
+ae-representations: setup
+	$(MAIN) --config experiments/ae_representations.py --workdir $(RUNS)/ae_repr
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
@@ -128,3 +140,9 @@ faults: setup
 reproduce: setup
 	@test -n "$(RUN)" || (echo "usage: make reproduce RUN=runs/X" >&2; exit 2)
 	$(PY) -m jaxgen.reproduce $(RUN)
+
+# PyTorch is the side-by-side comparator only: installed here, never a dependency of jaxgen.
+.PHONY: bench
+bench: setup
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m benchmarks.run

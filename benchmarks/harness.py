@@ -1,0 +1,164 @@
+"""Timing machinery shared by the benchmark sections: alternating repetitions, the matmul
+peak, and the jaxgen side driven through the library's own compiled training chunk.
+
+Every comparison runs its sides in ONE process, alternating: repetition r runs side
+(r + i) mod n as its i-th, so no side always goes first (warm caches, turbo states, a
+neighbour's load spike) and the machine's drift hits all sides alike. The reported number
+is the median over repetitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import flops as flops_lib
+from jaxgen import data as data_lib
+from jaxgen.config import ConfigDict
+from jaxgen.train.loop import Trainer, make_family
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclasses.dataclass
+class Side:
+    """One contestant: `run()` does one repetition's fixed work and returns when it is done."""
+
+    name: str
+    run: Callable[[], Any]
+
+
+def alternate(sides: list[Side], reps: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per repetition of every side, run alternately; `warmup` rounds discarded."""
+    times: dict[str, list[float]] = {s.name: [] for s in sides}
+    n = len(sides)
+    for r in range(warmup + reps):
+        for i in range(n):
+            side = sides[(r + i) % n]
+            t0 = time.perf_counter()
+            side.run()
+            dt = time.perf_counter() - t0
+            if r >= warmup:
+                times[side.name].append(dt)
+    return times
+
+
+def median(xs: list[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def spread(xs: list[float]) -> float:
+    """(max - min) / median: how noisy the repetitions were."""
+    return float((max(xs) - min(xs)) / statistics.median(xs)) if xs else math.nan
+
+
+# -- the hardware limit ---------------------------------------------------------------------
+class MatmulPeak:
+    """fp32 `a @ b` through `jax.jit` at n x n: one repetition is `calls` matmuls."""
+
+    def __init__(self, n: int = 2048, seconds: float = 0.5):
+        self.n = n
+        ka, kb = jax.random.split(jax.random.PRNGKey(0))
+        self.a = jax.random.normal(ka, (n, n), jnp.float32)
+        self.b = jax.random.normal(kb, (n, n), jnp.float32)
+        self.fn = jax.jit(lambda a, b: a @ b)
+        self.fn(self.a, self.b).block_until_ready()
+        t0 = time.perf_counter()
+        self.fn(self.a, self.b).block_until_ready()
+        self.calls = max(1, round(seconds / max(time.perf_counter() - t0, 1e-4)))
+
+    @property
+    def flops(self) -> float:
+        return 2.0 * self.n**3 * self.calls
+
+    def run(self) -> None:
+        out = None
+        for _ in range(self.calls):
+            out = self.fn(self.a, self.b)
+        out.block_until_ready()
+
+
+def matmul_sweep(sizes=(512, 1024, 2048, 3072), reps: int = 5) -> dict[int, float]:
+    """Median GFLOP/s of the jitted fp32 matmul at each size (alternating the sizes)."""
+    peaks = {n: MatmulPeak(n, seconds=0.3) for n in sizes}
+    times = alternate([Side(str(n), p.run) for n, p in peaks.items()], reps)
+    return {n: peaks[n].flops / median(times[str(n)]) / 1e9 for n in sizes}
+
+
+# -- the jaxgen side ------------------------------------------------------------------------
+def param_count(tree: Any) -> int:
+    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
+
+
+class JaxgenRun:
+    """A family trained through `Trainer.chunk_fn(steps)`: what `jaxgen.train` runs.
+
+    One repetition is one compiled chunk of `steps` train steps (one `lax.scan` under one
+    `jit`, donated state, every seed vmapped), followed by the loop's one host sync of the
+    metrics. The chunk is compiled ahead of time so compilation is timed on its own.
+    """
+
+    def __init__(self, config: ConfigDict, steps: int, splits: data_lib.Splits | None = None):
+        self.config = config
+        self.splits = splits if splits is not None else data_lib.load(config.dataset)
+        self.family = make_family(config)
+        self.trainer = Trainer(config, self.family, self.splits)
+        if steps > self.trainer.steps_per_epoch:
+            raise ValueError(f"{steps} steps > {self.trainer.steps_per_epoch} steps per epoch")
+        self.steps = steps
+        self.num_seeds = int(config.num_seeds)
+        self.batch_size = int(config.train.batch_size)
+        t0 = time.perf_counter()
+        self.state = self.trainer.init()
+        jax.block_until_ready(self.state)
+        self.init_seconds = time.perf_counter() - t0
+        fn = self.trainer.chunk_fn(steps)
+        args = (self.state, self.trainer.keys, self.trainer.train_data, 0, 0)
+        t0 = time.perf_counter()
+        self.compiled = fn.lower(*args).compile()
+        self.compile_seconds = time.perf_counter() - t0
+        # Work per step of ONE seed: matmul/conv FLOPs of the chunk's jaxpr.
+        self.flops_per_step = flops_lib.count(fn, *args) / steps / self.num_seeds
+        self.xla_flops = flops_lib.xla_flops(self.compiled)
+        self.params = param_count(
+            jax.tree.map(lambda x: x[0], self.family.params_for_eval(self.state))
+        )
+        self.epoch = 0
+        self.last_metrics: dict[str, np.ndarray] = {}
+        t0 = time.perf_counter()
+        self.run()
+        self.first_chunk_seconds = time.perf_counter() - t0
+
+    def run(self) -> None:
+        self.epoch += 1
+        self.state, metrics = self.compiled(
+            self.state, self.trainer.keys, self.trainer.train_data, self.epoch, 0
+        )
+        self.last_metrics = jax.device_get(metrics)  # the loop's one host sync per chunk
+
+    def final_loss(self) -> float:
+        return float(np.mean(self.last_metrics["loss"][..., -1]))
+
+
+__all__ = [
+    "JaxgenRun",
+    "MatmulPeak",
+    "Side",
+    "alternate",
+    "log",
+    "matmul_sweep",
+    "median",
+    "param_count",
+    "spread",
+]

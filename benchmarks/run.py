@@ -1,0 +1,311 @@
+"""`make bench`: jaxgen against PyTorch and against the hardware limit, in one table.
+
+Each section runs in its own fresh process (`--worker`), so one section's threads, caches and
+memory cannot touch the next; inside a section the contestants alternate repetitions and the
+median is kept (see `harness.alternate`). The table is printed and written to
+`benchmarks/results/` (gitignored: a timestamped .md and .json, and `latest.md`); a full run
+also rewrites the committed `benchmarks/RESULTS.md`, which the README quotes.
+
+Run:
+  .venv/bin/python -m benchmarks.run                          # everything (make bench)
+  .venv/bin/python -m benchmarks.run --sections vae,lstm      # some sections
+  .venv/bin/python -m benchmarks.run --torch off --scale tiny # JAX side only, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.sections import ROOT, SCALES, SECTIONS
+
+RESULTS = ROOT / "benchmarks" / "results"
+ORDER = ("peak", "vae", "conv", "lstm", "seeds", "memory")
+TIMEOUT_S = {"peak": 120, "vae": 420, "conv": 480, "lstm": 480, "seeds": 300, "memory": 300}
+COMMAND = "make bench"
+
+
+def run_worker(section: str, scale: str, torch_mode: str, out: Path) -> None:
+    """The body of a worker process: one section, its result as JSON in `out`."""
+    res = SECTIONS[section](SCALES[scale], torch_mode)
+    out.write_text(json.dumps(res, default=float))
+
+
+def run_section(section: str, scale: str, torch_mode: str) -> dict[str, Any]:
+    """One section in a fresh Python process; a failure is recorded, not raised."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.json"
+        cmd = [sys.executable, "-m", "benchmarks.run", "--worker", section]
+        cmd += ["--scale", scale, "--torch", torch_mode, "--json", str(out)]
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, timeout=TIMEOUT_S[section], check=False)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+        wall = time.perf_counter() - t0
+        if code == 0 and out.exists():
+            res = json.loads(out.read_text())
+            res["section_wall_s"] = wall
+            return res
+        return {"error": f"section {section} failed (exit {code}) after {wall:.0f} s"}
+
+
+# -- the table ---------------------------------------------------------------------------
+def _x(a: float, b: float) -> str:
+    return f"{a / b:.2f}x"
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+MODELS = (
+    ("vae", "MLP VAE 784-512-256-20, batch 128, Adam", 1.5, 0.70),
+    ("conv", "Conv AE (conv 32, 64; sub-pixel up), code 32, batch 128, Adam", 1.2, None),
+    ("lstm", "Char LSTM LM, T=100, batch 64, H=256, vocab 96, Adam", 1.2, None),
+)
+SEED_MODELS = (
+    ("gan2d", "2-D GAN (ring8; G, D MLP 3x128; batch 256)"),
+    ("adding", "Adding-problem LSTM (H=64, T=100; batch 64)"),
+)
+HEADER = (
+    "measurement",
+    "jaxgen",
+    "PyTorch eager",
+    "torch.compile",
+    "jaxgen ÷ eager (÷ compile)",
+    "target",
+    "met",
+)
+
+
+def _model_rows(key: str, label: str, target_x: float, target_peak, r: dict) -> list[list[str]]:
+    if "error" in r:
+        return [[label, r["error"], "", "", "", f">= {target_x}x eager", "**no**"]]
+    has_e, has_c = "torch_eager_examples_per_s" in r, "torch_compile_examples_per_s" in r
+    j = r["jaxgen_examples_per_s"]
+    e = r.get("torch_eager_examples_per_s")
+    c = r.get("torch_compile_examples_per_s")
+    comp_na = r.get("torch_compile_error", "not run")
+    ratio = _x(j, e) if has_e else ""
+    if has_c:
+        ratio += f" ({_x(j, c)})"
+    rows = [
+        [
+            f"{label}: train examples/s",
+            f"{j:,.0f}",
+            f"{e:,.0f}" if has_e else "not run",
+            f"{c:,.0f}" if has_c else f"n/a: {comp_na[:60]}",
+            ratio,
+            f">= {target_x}x eager",
+            _met(has_e and j / e >= target_x) if has_e else "",
+        ]
+    ]
+
+    def gf(side):
+        if f"{side}_gflops" not in r:
+            return ""
+        return f"{r[f'{side}_gflops']:.0f} ({100 * r[f'{side}_frac_peak']:.0f}%)"
+
+    rows.append(
+        [
+            f"{key}: model GFLOP/s (% of the matmul peak, {r['peak_gflops']:.0f} in this run)",
+            gf("jaxgen"),
+            gf("torch_eager"),
+            gf("torch_compile"),
+            "",
+            f">= {100 * target_peak:.0f}% of peak" if target_peak else "",
+            _met(r["jaxgen_frac_peak"] >= target_peak) if target_peak else "",
+        ]
+    )
+    rows.append(
+        [
+            f"{key}: compile (jaxgen chunk) / first step (torch), s",
+            f"{r['jaxgen_compile_s']:.1f}",
+            f"{r['torch_eager_first_step_s']:.2f}" if has_e else "",
+            f"{r['torch_compile_first_step_s']:.1f}" if has_c else "",
+            "",
+            "",
+            "",
+        ]
+    )
+    return rows
+
+
+def table_rows(results: dict[str, Any]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    p = results.get("peak")
+    if p and "error" not in p:
+        tg = p.get("torch_gflops")
+        rows.append(
+            [
+                "fp32 matmul peak, GFLOP/s (best n of "
+                f"{', '.join(map(str, p['jax_gflops_by_n']))})",
+                f"{p['jax_gflops']:.0f} (XLA, n={p['best_n']})",
+                f"{tg:.0f}" if tg else "",
+                "",
+                _x(p["jax_gflops"], tg) if tg else "",
+                "",
+                "",
+            ]
+        )
+    for key, label, tx, tp in MODELS:
+        if key in results:
+            rows += _model_rows(key, label, tx, tp, results[key])
+    s = results.get("seeds")
+    if s:
+        for key, label in SEED_MODELS:
+            r = s.get(key) if "error" not in s else s
+            if not r or "error" in r:
+                rows.append(
+                    [label, (r or {}).get("error", "missing"), "", "", "", "<= 2x", "**no**"]
+                )
+                continue
+            rows.append(
+                [
+                    f"{label}: ms/step, 8 vmapped seeds vs 1 seed",
+                    f"{r['ms_per_step_8_seeds']:.2f} vs {r['ms_per_step_1_seed']:.2f}",
+                    "",
+                    "",
+                    f"{r['ratio_8_to_1']:.2f}x (8 seeds ÷ 1)",
+                    "<= 2x",
+                    _met(r["ratio_8_to_1"] <= 2.0),
+                ]
+            )
+    m = results.get("memory")
+    if m:
+        if "error" in m:
+            rows.append(["k=5000 NLL, peak RSS", m["error"], "", "", "", "< 4 GiB", "**no**"])
+        else:
+            rows.append(
+                [
+                    f"Test NLL k={m['k']} (VAE 784-200-200-50, MNIST test "
+                    f"{m['test_images_in_memory']:,} in memory): peak RSS, GiB",
+                    f"{m['peak_rss_gib']:.2f}",
+                    "",
+                    "",
+                    "",
+                    "< 4 GiB",
+                    _met(m["peak_rss_gib"] < 4.0),
+                ]
+            )
+    return rows
+
+
+def markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def notes(results: dict[str, Any]) -> list[str]:
+    """The details behind the table: noise, FLOP counts, parameter counts, timings."""
+    out = []
+    for key, *_ in MODELS:
+        r = results.get(key)
+        if not r or "error" in r:
+            continue
+        sp = ", ".join(
+            f"{s} {100 * r[f'{s}_spread']:.0f}%"
+            for s in ("jaxgen", "torch_eager", "torch_compile")
+            if f"{s}_spread" in r
+        )
+        par = ", ".join(
+            f"{s} {r[f'{s}_params']:,}" for s in ("jaxgen", "torch_eager") if f"{s}_params" in r
+        )
+        ms = ", ".join(
+            f"{s} {r[f'{s}_ms_per_step']:.1f}"
+            for s in ("jaxgen", "torch_eager", "torch_compile")
+            if f"{s}_ms_per_step" in r
+        )
+        out.append(
+            f"- {key}: ms/step {ms}; {r['flops_per_example'] / 1e6:.2f} MFLOP (matmul+conv) per "
+            f"example per train step; {r['reps']} alternating reps of {r['steps_per_rep']} steps, "
+            f"spread (max-min)/median: {sp}; parameters: {par}."
+        )
+    m = results.get("memory")
+    if m and "error" not in m:
+        out.append(
+            f"- NLL k={m['k']}: {m['images_evaluated']:,} of {m['test_images_in_memory']:,} test "
+            f"images evaluated (batches of {m['batch_size']}, sample chunks of {m['chunk']}); "
+            f"peak RSS after each batch {m['peak_after_each_batch_gib']} GiB (flat: memory "
+            f"does not grow with the number of images); {m['seconds_per_batch']:.1f} s per "
+            f"batch, about {m['est_seconds_full_test_set'] / 60:.0f} min for all 10,000."
+        )
+    return out
+
+
+def environment() -> str:
+    import jax
+
+    parts = [f"jax {jax.__version__}", f"Python {platform.python_version()}"]
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__}")
+    except ImportError:
+        pass
+    return f"{os.cpu_count()} CPU cores, " + ", ".join(parts)
+
+
+def render(results: dict[str, Any], started: str, wall: float) -> str:
+    body = [
+        f"Command: `{COMMAND}` (`.venv/bin/python -m benchmarks.run`), {started} UTC, "
+        f"{wall / 60:.1f} min; {environment()}.",
+        "",
+        markdown(table_rows(results)),
+        "",
+        *notes(results),
+    ]
+    return "\n".join(body) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="jaxgen vs PyTorch vs the hardware limit")
+    ap.add_argument("--sections", default=",".join(ORDER), help="comma-separated subset")
+    ap.add_argument("--scale", default="full", choices=sorted(SCALES))
+    ap.add_argument("--torch", default="on", choices=("on", "eager", "off"))
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--json", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        run_worker(args.worker, args.scale, args.torch, Path(args.json))
+        return 0
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown sections {sorted(unknown)}; known: {', '.join(ORDER)}")
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    t0 = time.perf_counter()
+    results: dict[str, Any] = {}
+    for s in sections:
+        print(f"[bench] === {s} ===", file=sys.stderr, flush=True)
+        results[s] = run_section(s, args.scale, args.torch)
+    wall = time.perf_counter() - t0
+    text = render(results, started, wall)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    (RESULTS / f"bench-{stamp}.md").write_text(text)
+    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(results, indent=1, default=float))
+    (RESULTS / "latest.md").write_text(text)
+    if args.scale == "full" and args.torch == "on" and set(sections) == set(ORDER):
+        (ROOT / "benchmarks" / "RESULTS.md").write_text(
+            "# Benchmark results\n\nWritten by `make bench`; see `benchmarks/README.md` for what "
+            "each row measures.\n\n" + text
+        )
+    failed = [s for s, r in results.items() if "error" in r]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""The benchmark's measurements, one function per section; each returns a JSON-able dict.
+
+Each comparison section builds the jaxgen model from its family's config (the library's real
+code path: `Trainer.chunk_fn`, see `harness.JaxgenRun`) and the PyTorch reference of the same
+model (`torch_models`), then alternates repetitions of: the XLA matmul peak, jaxgen, PyTorch
+eager and `torch.compile`. Measuring the peak inside the same alternation makes "fraction of
+peak" a ratio taken in one time window, robust to the machine's load drifting.
+
+`scale="tiny"` shrinks data, steps and repetitions so the JAX side runs in seconds (tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import (
+    JaxgenRun,
+    MatmulPeak,
+    Side,
+    alternate,
+    log,
+    matmul_sweep,
+    median,
+    spread,
+)
+from jaxgen.config import ConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """How much work a run does; `full` is `make bench`, `tiny` the harness test."""
+
+    reps: int = 7
+    warmup: int = 1
+    num_train: int = 0  # cap on training examples (0 = all)
+    peak_n: int = 2048
+    steps: dict[str, int] = dataclasses.field(
+        default_factory=lambda: {
+            "vae": 150,
+            "conv": 8,
+            "lstm": 8,
+            "gan2d": 312,
+            "adding": 50,
+        }
+    )
+    nll_batches: int = 3
+    nll_k: int = 5000
+
+
+SCALES = {
+    "full": Scale(),
+    "tiny": Scale(
+        reps=2,
+        warmup=0,
+        num_train=512,
+        peak_n=256,
+        steps={"vae": 2, "conv": 1, "lstm": 1, "gan2d": 2, "adding": 2},
+        nll_batches=1,
+        nll_k=20,
+    ),
+}
+
+
+def _torch(torch_mode: str):
+    """The torch modules, or None when the run skips PyTorch (`torch_mode == "off"`)."""
+    if torch_mode == "off":
+        return None, None
+    import torch
+
+    from benchmarks import torch_models
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch, torch_models
+
+
+# -- the jaxgen configs (same sizes as the PyTorch references) -------------------------------
+def vae_config(scale: Scale) -> ConfigDict:
+    from jaxgen.families import vae
+
+    cfg = vae.config("mnist", latent_dim=20, hidden_sizes=(512, 256), activation="relu")
+    cfg.train.batch_size = 128
+    cfg.dataset.num_train = scale.num_train
+    return cfg
+
+
+def conv_config(scale: Scale) -> ConfigDict:
+    from jaxgen.families import autoencoder
+
+    cfg = autoencoder.config(
+        "mnist", architecture="conv", conv_features=(32, 64), code_size=32, loss="mse"
+    )
+    cfg.train.batch_size = 128
+    cfg.dataset.num_train = scale.num_train
+    return cfg
+
+
+def lstm_config(scale: Scale) -> ConfigDict:
+    from jaxgen.families import rnn
+
+    cfg = rnn.config("lm", cell="lstm", hidden_size=256)
+    cfg.dataset.seq_len = 100
+    cfg.train.batch_size = 64
+    cfg.dataset.num_train = scale.num_train
+    if scale.num_train:
+        cfg.dataset.max_chars = 200 * scale.num_train
+    return cfg
+
+
+def gan2d_config(scale: Scale) -> ConfigDict:
+    """`experiments/gan_2d.py`'s model: 8-Gaussian ring, MLPs 3x128, latent 16, batch 256."""
+    from jaxgen.families import gan
+
+    cfg = gan.config(
+        "ring8", latent_dim=16, noise="gaussian", g_hidden=(128,) * 3, d_hidden=(128,) * 3
+    )
+    cfg.dataset.num_points = 100_000 if not scale.num_train else scale.num_train * 2
+    cfg.train.batch_size = 256 if not scale.num_train else 32
+    cfg.optimizer.lr = cfg.d_optimizer.lr = 1e-3
+    return cfg
+
+
+def adding_config(scale: Scale) -> ConfigDict:
+    """`experiments/rnn_adding.py`'s model: LSTM 64, T = 100, batch 64."""
+    from jaxgen.families import rnn
+
+    cfg = rnn.config("adding", cell="lstm", hidden_size=64)
+    cfg.dataset.seq_len = 100 if not scale.num_train else 10
+    cfg.dataset.num_points = 20_000 if not scale.num_train else scale.num_train * 2
+    cfg.train.batch_size = 64 if not scale.num_train else 16
+    cfg.optimizer.lr = 3e-3
+    return cfg
+
+
+def _no_progress(cfg: ConfigDict) -> ConfigDict:
+    cfg.train.progress = False
+    return cfg
+
+
+# -- sections ------------------------------------------------------------------------------
+def peak(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    """The fp32 matmul peak through `jax.jit(a @ b)` at several sizes; PyTorch's alongside."""
+    sizes = (512, 1024, 2048, 3072) if scale.peak_n >= 2048 else (scale.peak_n,)
+    gflops = matmul_sweep(sizes, reps=scale.reps)
+    best = max(gflops, key=gflops.get)
+    out: dict[str, Any] = {"jax_gflops_by_n": gflops, "best_n": best, "jax_gflops": gflops[best]}
+    torch, _ = _torch(torch_mode)
+    if torch is not None:
+        a, b = torch.randn(best, best), torch.randn(best, best)
+        calls = max(1, round(0.3 * gflops[best] * 1e9 / (2 * best**3)))
+        times = alternate([Side("t", lambda: [a @ b for _ in range(calls)])], scale.reps)
+        out["torch_gflops"] = 2 * best**3 * calls / median(times["t"]) / 1e9
+    return out
+
+
+def _torch_sides(tm, make_model, data, cfg, steps, compile_mode: str) -> tuple[list, dict]:
+    """Eager (and compiled) `TorchRun`s; a failing torch.compile is recorded, not fatal."""
+    opt, runs, info = cfg.optimizer, [], {}
+    kw = dict(
+        batch_size=int(cfg.train.batch_size),
+        steps=steps,
+        lr=opt.lr,
+        b1=opt.b1,
+        b2=opt.b2,
+        eps=opt.eps,
+        clip=float(opt.grad_clip),
+    )
+    log("  torch eager: setup")
+    runs.append(("torch_eager", tm.TorchRun(make_model(), data, **kw)))
+    if compile_mode == "on":
+        log("  torch.compile: compiling")
+        try:
+            runs.append(("torch_compile", tm.TorchRun(make_model(), data, compile=True, **kw)))
+        except Exception as e:  # noqa: BLE001 - report why compile does not work here
+            info["torch_compile_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+            log(f"  torch.compile failed: {info['torch_compile_error']}")
+    return runs, info
+
+
+def compare(
+    name: str,
+    cfg: ConfigDict,
+    steps: int,
+    scale: Scale,
+    torch_mode: str,
+    make_torch_model=None,
+    torch_data=None,
+) -> dict[str, Any]:
+    """jaxgen against PyTorch (eager, compiled) on one model, with the matmul peak alongside."""
+    cfg = _no_progress(cfg)
+    log(f"{name}: jaxgen setup (load data, init, compile the chunk)")
+    jx = JaxgenRun(cfg, steps)
+    bs = jx.batch_size
+    out: dict[str, Any] = {
+        "name": name,
+        "batch_size": bs,
+        "steps_per_rep": steps,
+        "reps": scale.reps,
+        "flops_per_step": jx.flops_per_step,
+        "flops_per_example": jx.flops_per_step / bs,
+        "xla_cost_analysis_flops_per_chunk": jx.xla_flops,
+        "jaxgen_params": jx.params,
+        "jaxgen_compile_s": jx.compile_seconds,
+        "jaxgen_init_s": jx.init_seconds,
+        "jaxgen_first_chunk_s": jx.first_chunk_seconds,
+    }
+    mm = MatmulPeak(scale.peak_n, seconds=0.4)
+    sides = [Side("peak", mm.run), Side("jaxgen", jx.run)]
+    torch, tm = _torch(torch_mode)
+    runs = []
+    if torch is not None and make_torch_model is not None:
+        data = torch_data(jx.splits)
+        runs, info = _torch_sides(tm, make_torch_model, data, cfg, steps, torch_mode)
+        out.update(info)
+        for key, run in runs:
+            out[f"{key}_params"] = run.params
+            out[f"{key}_first_step_s"] = run.first_step_seconds
+            sides.append(Side(key, run.run))
+    log(f"{name}: timing {', '.join(s.name for s in sides)} x {scale.reps} reps, alternating")
+    t0 = time.perf_counter()
+    times = alternate(sides, scale.reps, scale.warmup)
+    out["timing_wall_s"] = time.perf_counter() - t0
+    out["peak_gflops"] = mm.flops / median(times["peak"]) / 1e9
+    out["peak_n"] = mm.n
+    for key in times:
+        if key == "peak":
+            continue
+        t = median(times[key])
+        out[f"{key}_s_per_rep"] = t
+        out[f"{key}_spread"] = spread(times[key])
+        out[f"{key}_ms_per_step"] = 1e3 * t / steps
+        out[f"{key}_examples_per_s"] = bs * steps / t
+        gf = jx.flops_per_step * steps / t / 1e9
+        out[f"{key}_gflops"] = gf
+        out[f"{key}_frac_peak"] = gf / out["peak_gflops"]
+    out["jaxgen_final_loss"] = jx.final_loss()
+    for key, run in runs:
+        out[f"{key}_final_loss"] = run.loss
+    return out
+
+
+def vae_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    def data(splits):
+        return [splits.train["x"].reshape(len(splits.train["x"]), -1)]
+
+    def model():
+        from benchmarks.torch_models import MLPVAE
+
+        return MLPVAE(784, (512, 256), 20)
+
+    return compare("mlp_vae", vae_config(scale), scale.steps["vae"], scale, torch_mode, model, data)
+
+
+def conv_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    def data(splits):
+        return [np.transpose(splits.train["x"], (0, 3, 1, 2))]  # NHWC -> NCHW
+
+    def model():
+        from benchmarks.torch_models import ConvAE
+
+        return ConvAE((32, 64), 32)
+
+    return compare(
+        "conv_ae", conv_config(scale), scale.steps["conv"], scale, torch_mode, model, data
+    )
+
+
+def lstm_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    def data(splits):
+        return [splits.train["x"].astype(np.int64), splits.train["y"].astype(np.int64)]
+
+    def model():
+        from benchmarks.torch_models import CharLSTM
+
+        return CharLSTM(96, 256)
+
+    return compare(
+        "char_lstm", lstm_config(scale), scale.steps["lstm"], scale, torch_mode, model, data
+    )
+
+
+def _seeds(name: str, cfg: ConfigDict, steps: int, scale: Scale) -> dict[str, Any]:
+    from jaxgen import data as data_lib
+
+    cfg = _no_progress(cfg)
+    splits = data_lib.load(cfg.dataset)
+    runs = {}
+    for s in (1, 8):
+        c = ConfigDict(cfg.to_dict())
+        c.num_seeds = s
+        log(f"{name}: {s} seed(s): init and compile")
+        runs[s] = JaxgenRun(c, steps, splits)
+    times = alternate([Side(str(s), r.run) for s, r in runs.items()], scale.reps, scale.warmup)
+    t1, t8 = median(times["1"]), median(times["8"])
+    return {
+        "name": name,
+        "steps_per_rep": steps,
+        "batch_size": int(cfg.train.batch_size),
+        "ms_per_step_1_seed": 1e3 * t1 / steps,
+        "ms_per_step_8_seeds": 1e3 * t8 / steps,
+        "ratio_8_to_1": t8 / t1,
+        "spread_1": spread(times["1"]),
+        "spread_8": spread(times["8"]),
+        "compile_s_1_seed": runs[1].compile_seconds,
+        "compile_s_8_seeds": runs[8].compile_seconds,
+        "flops_per_step_1_seed": runs[1].flops_per_step,
+    }
+
+
+def seeds_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    del torch_mode
+    return {
+        "gan2d": _seeds("gan2d", gan2d_config(scale), scale.steps["gan2d"], scale),
+        "adding": _seeds("adding_lstm", adding_config(scale), scale.steps["adding"], scale),
+    }
+
+
+def memory_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    """The k=5000 NLL evaluation in a fresh process (its peak RSS is the number)."""
+    del torch_mode
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.likelihood_memory",
+        "--k",
+        str(scale.nll_k),
+        "--batches",
+        str(scale.nll_batches),
+    ]
+    if scale.num_train:
+        cmd += ["--num-test", str(scale.num_train)]
+    log(f"memory: {' '.join(cmd[1:])}")
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"likelihood_memory failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+SECTIONS = {
+    "peak": peak,
+    "vae": vae_section,
+    "conv": conv_section,
+    "lstm": lstm_section,
+    "seeds": seeds_section,
+    "memory": memory_section,
+}
+
+__all__ = ["SCALES", "SECTIONS", "Scale"]

@@ -64,6 +64,8 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.ae.train.batch_size = 50
         c.ae.model.hidden_size = 64
         c.ae.model.code_size = 8
+        c.ae.dataset.num_train = 2000  # The demo's smoke test on MNIST; tests pass toy data.
+        c.ae.dataset.num_test = 500
         c.num_grid = 4
     c.ae.train.progress = not tiny
     return c

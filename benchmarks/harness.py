@@ -104,9 +104,11 @@ def param_count(tree: Any) -> int:
 class JaxgenRun:
     """A family trained through `Trainer.chunk_fn(steps)`: what `jaxgen.train` runs.
 
-    One repetition is one compiled chunk of `steps` train steps (one `lax.scan` under one
-    `jit`, donated state, every seed vmapped), followed by the loop's one host sync of the
-    metrics. The chunk is compiled ahead of time so compilation is timed on its own.
+    One repetition is one chunk of `steps` train steps (one `lax.scan` under one `jit`, or on
+    CPU for conv models a Python loop over the jitted step; donated state, every seed
+    vmapped), followed by the loop's one host sync of the metrics. A scanned chunk is compiled
+    ahead of time so compilation is timed on its own; a Python-loop chunk compiles its step
+    in the first call, which is then timed as the compilation.
     """
 
     def __init__(self, config: ConfigDict, steps: int, splits: data_lib.Splits | None = None):
@@ -125,12 +127,17 @@ class JaxgenRun:
         self.init_seconds = time.perf_counter() - t0
         fn = self.trainer.chunk_fn(steps)
         args = (self.state, self.trainer.keys, self.trainer.train_data, 0, 0)
-        t0 = time.perf_counter()
-        self.compiled = fn.lower(*args).compile()
-        self.compile_seconds = time.perf_counter() - t0
-        # Work per step of ONE seed: matmul/conv FLOPs of the chunk's jaxpr.
+        # Work per step of ONE seed: matmul/conv FLOPs of the chunk's jaxpr (traced, not run).
         self.flops_per_step = flops_lib.count(fn, *args) / steps / self.num_seeds
-        self.xla_flops = flops_lib.xla_flops(self.compiled)
+        t0 = time.perf_counter()
+        if hasattr(fn, "lower"):
+            self.compiled = fn.lower(*args).compile()
+            self.xla_flops = flops_lib.xla_flops(self.compiled)
+        else:
+            self.compiled, self.xla_flops = fn, None
+            self.state, _ = jax.block_until_ready(fn(*args))
+        self.compile_seconds = time.perf_counter() - t0
+        self.loop = "python" if self.trainer.uses_python_loop() else "scan"
         self.params = param_count(
             jax.tree.map(lambda x: x[0], self.family.params_for_eval(self.state))
         )

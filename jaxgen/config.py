@@ -34,6 +34,11 @@ def train_config(**overrides) -> ConfigDict:
             "batch_size": 128,
             "eval_batch_size": 1000,
             "steps_per_scan": 0,  # steps compiled into one lax.scan; 0 = a whole epoch
+            # How a chunk runs: "scan" (one lax.scan under one jit), "python" (a Python loop
+            # over the jitted step, one host sync per chunk still), "auto" ("python" on CPU
+            # for steps with convolutions, which XLA:CPU runs ~19x slower inside a loop
+            # body, jax-ml/jax#12868; "scan" otherwise).
+            "loop": "auto",
             "checkpoint_every_steps": 0,  # 0 = at the end of every epoch
             "max_checkpoints": 2,
             "eval_every_epochs": 1,

@@ -84,8 +84,39 @@ def test_per_step_jit_equals_the_scanned_epoch(tmp_path):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
 
 
-def test_the_epoch_compiles_once(tmp_path):
-    cfg = tiny_ae_config(num_epochs=3)
+def test_python_dispatched_loop_equals_the_scanned_epoch(tmp_path):
+    """train.loop="python" (what CPU runs of conv models use) trains the same model."""
+    scanned = train(tiny_ae_config(num_epochs=2, loop="scan"), tmp_path / "scan")
+    python = train(tiny_ae_config(num_epochs=2, loop="python"), tmp_path / "python")
+    for x, y in zip(_leaves(scanned.state), _leaves(python.state), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        scanned.summary["test"]["loss"], python.summary["test"]["loss"], rtol=1e-4
+    )
+
+
+def test_auto_loop_dispatches_conv_steps_from_python_on_cpu():
+    from jaxgen.families import autoencoder
+    from jaxgen.train.loop import Trainer
+
+    images = {"x": np.zeros((16, 8, 8, 1), np.float32), "y": np.zeros(16, np.int32)}
+    splits = jaxgen.data.Splits(train=images, test=images, info={"name": "zeros"})
+
+    def trainer(arch):
+        cfg = autoencoder.config("mnist", code_size=2, architecture=arch)
+        cfg.train.batch_size = 8
+        return Trainer(cfg, make_family(cfg), splits)
+
+    assert not trainer("mlp").uses_python_loop()
+    if jax.default_backend() == "cpu":
+        assert trainer("conv").uses_python_loop()
+
+
+@pytest.mark.parametrize("loop", ["scan", "python"])
+def test_the_epoch_compiles_once(tmp_path, loop):
+    # "auto" would trace the step once more (make_jaxpr) to look for convolutions.
+    chex.clear_trace_counter()  # The counter is per function: parametrized cases share it.
+    cfg = tiny_ae_config(num_epochs=3, loop=loop)
     family = make_family(cfg)
     original = family.train_step
 

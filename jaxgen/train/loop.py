@@ -1,9 +1,11 @@
 """The one training loop every family shares.
 
 Compilation: a chunk of `train.steps_per_scan` steps (by default a whole epoch) runs as one
-`lax.scan` inside one `jit`, with the state donated. Seeds: the state always carries a leading
-seed axis and the chunk is `vmap`ped over it, so `num_seeds=8` trains eight seeds in one
-program. Randomness: seed s owns the root key `PRNGKey(s)`; step n uses
+`lax.scan` inside one `jit`, with the state donated; on CPU, a step with convolutions runs as
+a Python loop over the jitted step instead (`train.loop`), since XLA:CPU runs convolutions
+inside a loop body an order of magnitude slower (jax-ml/jax#12868). Seeds: the state always
+carries a leading seed axis and the chunk is `vmap`ped over it, so `num_seeds=8` trains eight
+seeds in one program. Randomness: seed s owns the root key `PRNGKey(s)`; step n uses
 `fold_in(named_key(root, "train"), n)`, epoch e shuffles with `fold_in(named_key(root,
 "shuffle"), e)`. A resumed run therefore replays exactly the same data order and noise.
 """
@@ -139,8 +141,12 @@ class Trainer:
                 f"{self.mesh.size} devices of data_parallel"
             )
         self.keys = seed_keys(config)
+        if tc.loop not in ("auto", "scan", "python"):
+            raise ConfigError(f"train.loop must be auto, scan or python, got {tc.loop!r}")
+        self._loop = tc.loop
         self._chunk_fns: dict[int, Callable] = {}
         self._eval_fns: dict[str, Callable] = {}
+        self._eval_data: dict[str, tuple[dict[str, jax.Array], jax.Array]] = {}
 
     # -- init ---------------------------------------------------------------------------
     def example_batch(self) -> dict[str, jax.Array]:
@@ -158,68 +164,131 @@ class Trainer:
         )
 
     # -- training -----------------------------------------------------------------------
+    def _perm(self, root, epoch):
+        return jax.random.permutation(
+            jax.random.fold_in(named_key(root, "shuffle"), epoch), self.num_train
+        )
+
+    def _one_seed_step(self, state, root, data, perm, epoch, pos):
+        """Step `pos` of `epoch` for one seed: its batch, its key, the family's update."""
+        bs = self.batch_size
+        step = epoch * self.steps_per_epoch + pos
+        idx = jax.lax.dynamic_slice(perm, (pos * bs,), (bs,))
+        batch = {k: v[idx] for k, v in data.items()}
+        key = jax.random.fold_in(named_key(root, "train"), step)
+        if self.transform is not None:
+            batch = self.transform(batch, named_key(key, "data"))
+        batch = parallel.shard_batch(batch, self.mesh)
+        return self.family.train_step(state, batch, named_key(key, "step"))
+
     def _one_seed_chunk(self, state, root, data, epoch, start, *, length: int):
-        """`length` steps of one seed, from step `start` of `epoch`."""
-        n, bs, spe = self.num_train, self.batch_size, self.steps_per_epoch
-        perm = jax.random.permutation(jax.random.fold_in(named_key(root, "shuffle"), epoch), n)
-        train_key = named_key(root, "train")
+        """`length` steps of one seed, from step `start` of `epoch`, as one lax.scan."""
+        perm = self._perm(root, epoch)
 
         def body(state, i):
-            pos = start + i
-            step = epoch * spe + pos
-            idx = jax.lax.dynamic_slice(perm, (pos * bs,), (bs,))
-            batch = {k: v[idx] for k, v in data.items()}
-            key = jax.random.fold_in(train_key, step)
-            if self.transform is not None:
-                batch = self.transform(batch, named_key(key, "data"))
-            batch = parallel.shard_batch(batch, self.mesh)
-            return self.family.train_step(state, batch, named_key(key, "step"))
+            return self._one_seed_step(state, root, data, perm, epoch, start + i)
 
         return jax.lax.scan(body, state, jnp.arange(length))
 
+    def uses_python_loop(self) -> bool:
+        """Whether chunks and evaluation run as Python loops over jitted steps (`train.loop`)."""
+        if self._loop == "auto":
+            self._loop = "scan"
+            if jax.default_backend() == "cpu":
+                state = self.abstract_state()
+                batch = jax.eval_shape(self.example_batch)
+                step = jax.make_jaxpr(self.family.train_step)
+                leaf0 = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), state)
+                if _has_conv(step(leaf0, batch, jax.random.PRNGKey(0)).jaxpr):
+                    self._loop = "python"
+        return self._loop == "python"
+
     def chunk_fn(self, length: int) -> Callable:
-        if length not in self._chunk_fns:
+        """(state, keys, data, epoch, start) -> (state, metrics (S, length)), state donated."""
+        if length in self._chunk_fns:
+            return self._chunk_fns[length]
+        if not self.uses_python_loop():
             fn = partial(self._one_seed_chunk, length=length)
             fn = jax.vmap(fn, in_axes=(0, 0, None, None, None))
             self._chunk_fns[length] = jax.jit(fn, donate_argnums=0)
-        return self._chunk_fns[length]
+            return self._chunk_fns[length]
+        if "step" not in self._chunk_fns:
+            self._chunk_fns["perm"] = jax.jit(jax.vmap(self._perm, in_axes=(0, None)))
+            step = jax.vmap(self._one_seed_step, in_axes=(0, 0, None, 0, None, None))
+            self._chunk_fns["step"] = jax.jit(step, donate_argnums=0)
+        perm_fn, step_fn = self._chunk_fns["perm"], self._chunk_fns["step"]
+
+        def python_chunk(state, keys, data, epoch, start):
+            perms = perm_fn(keys, jnp.int32(epoch))
+            metrics = []
+            for i in range(length):  # Dispatch is asynchronous: no host sync in here.
+                state, m = step_fn(state, keys, data, perms, jnp.int32(epoch), jnp.int32(start + i))
+                metrics.append(m)
+            return state, jax.tree.map(lambda *ms: jnp.stack(ms, axis=1), *metrics)
+
+        self._chunk_fns[length] = python_chunk
+        return python_chunk
 
     # -- evaluation ---------------------------------------------------------------------
+    def _masked_batch_sums(self, state, root, batch, m, i, *, split: str):
+        """One evaluation batch of one seed: the family's metrics summed over real examples."""
+        key = jax.random.fold_in(named_key(root, f"eval/{split}"), i)
+        out = self.family.eval_step(state, batch, key)
+        return {k: jnp.sum(jnp.broadcast_to(v, m.shape) * m) for k, v in out.items()}
+
     def evaluate(self, state: Any, split: str) -> dict[str, np.ndarray]:
         """Mean of the family's per-example metrics over a split, per seed: {name: (S,)}."""
         data = self.splits.split(split)
         n = len(data["x"])
         bs = min(self.config.train.eval_batch_size, n)
         num_batches = math.ceil(n / bs)
-        if split not in self._eval_fns:
+        if split not in self._eval_data:
             padded = {
                 k: np.concatenate([v, np.repeat(v[:1], num_batches * bs - n, 0)]).reshape(
                     num_batches, bs, *v.shape[1:]
                 )
                 for k, v in data.items()
             }
-            padded = _device_split(padded)
-            mask = jnp.asarray(
-                (np.arange(num_batches * bs) < n).reshape(num_batches, bs), jnp.float32
-            )
+            mask = (np.arange(num_batches * bs) < n).reshape(num_batches, bs)
+            self._eval_data[split] = (_device_split(padded), jnp.asarray(mask, jnp.float32))
+        padded, mask = self._eval_data[split]
+        sums = partial(self._masked_batch_sums, split=split)
+        if self.uses_python_loop():
+            if split not in self._eval_fns:
+                self._eval_fns[split] = jax.jit(jax.vmap(sums, in_axes=(0, 0, None, None, None)))
+            fn, totals = self._eval_fns[split], None
+            for i in range(num_batches):
+                batch = jax.tree.map(lambda a, i=i: a[i], padded)
+                out = fn(state, self.keys, batch, mask[i], jnp.int32(i))
+                totals = out if totals is None else jax.tree.map(jnp.add, totals, out)
+            return jax.device_get(jax.tree.map(lambda t: t / n, totals))
+        if split not in self._eval_fns:
 
             def one_seed(state, root):
-                eval_key = named_key(root, f"eval/{split}")
-
                 def body(totals, xs):
-                    batch, m, i = xs
-                    out = self.family.eval_step(state, batch, jax.random.fold_in(eval_key, i))
-                    out = {k: jnp.sum(jnp.broadcast_to(v, m.shape) * m) for k, v in out.items()}
-                    totals = out if totals is None else jax.tree.map(jnp.add, totals, out)
-                    return totals, None
+                    out = sums(state, root, *xs)
+                    return jax.tree.map(jnp.add, totals, out), None
 
-                first = body(None, (jax.tree.map(lambda a: a[0], padded), mask[0], 0))[0]
+                first = sums(state, root, jax.tree.map(lambda a: a[0], padded), mask[0], 0)
                 zeros = jax.tree.map(jnp.zeros_like, first)
                 totals, _ = jax.lax.scan(body, zeros, (padded, mask, jnp.arange(num_batches)))
                 return jax.tree.map(lambda t: t / n, totals)
 
             self._eval_fns[split] = jax.jit(jax.vmap(one_seed))
         return jax.device_get(self._eval_fns[split](state, self.keys))
+
+
+def _has_conv(jaxpr) -> bool:
+    """Whether a jaxpr (or any jaxpr nested in it) contains a convolution."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "conv_general_dilated":
+            return True
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (list, tuple)) else (param,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns") and _has_conv(inner):
+                    return True
+    return False
 
 
 def _summarize(values: dict[str, np.ndarray]) -> dict[str, Any]:

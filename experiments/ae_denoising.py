@@ -50,11 +50,11 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.ae.train.num_epochs = 10
     c.seed = 0  # The test-set corruption key.
     c.num_grid = 8  # Test digits in the figure.
-    if quick:  # ~1 minute.
+    if quick:  # ~2 minutes.
         c.noise = (("gaussian", 0.3), ("gaussian", 0.5), ("masking", 0.5))
-        c.ae.train.num_epochs = 3
+        c.ae.train.num_epochs = 5
         c.ae.model.hidden_size = 256
-        c.ae.dataset.num_train = 10_000
+        c.ae.dataset.num_train = 20_000
     if tiny:
         c.noise = (("gaussian", 0.4),)
         c.ae.train.num_epochs = 10

@@ -32,7 +32,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.model.sample_length = 600
     c.model.prime = "def "
     if arg == "quick":  # make demo: a short run, then a sample
-        c.dataset.num_train = 64 * 120
+        c.dataset.num_train = 64 * 500
         c.train.num_epochs = 1
         c.model.hidden_size = 128
         c.model.eval_chars = 20_000

@@ -29,7 +29,7 @@ from benchmarks.sections import ROOT, SCALES, SECTIONS
 
 RESULTS = ROOT / "benchmarks" / "results"
 ORDER = ("peak", "vae", "conv", "lstm", "seeds", "memory")
-TIMEOUT_S = {"peak": 120, "vae": 420, "conv": 480, "lstm": 480, "seeds": 300, "memory": 300}
+TIMEOUT_S = {"peak": 120, "vae": 420, "conv": 480, "lstm": 480, "seeds": 480, "memory": 300}
 COMMAND = "make bench"
 
 

@@ -168,7 +168,9 @@ def run(config: ConfigDict, workdir: str) -> dict:
     target = {"burda": "vae"}.get(config.experiment.name, f"vae-{config.experiment.name}")
     summary["results"] = [
         {
-            "experiment": f"VAE 784-200-200-50, dynamic MNIST ({config.experiment.name})",
+            "experiment": f"VAE {config.model.arch} "
+            f"{'-'.join(map(str, (784, *config.model.hidden_sizes, config.model.latent_dim)))}, "
+            f"{config.dataset.binarize} MNIST ({config.experiment.name})",
             "metric": f"test NLL, nats (k={nll['k']}, {nll['num_examples']} images)",
             "published": f"{PUBLISHED_NLL} (Burda et al. 2015, {BURDA_EPOCHS} epochs)",
             "ours": f"{nll['nll']:.2f} ({epochs} epochs, {train_wall / 60:.0f} min)",

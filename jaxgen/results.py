@@ -4,7 +4,9 @@ An experiment's `run()` puts rows in its `summary.json` under "results", each
 `{"experiment", "metric", "published", "ours", "command"}` ("published" may be "" where
 there is no published anchor). This module reads `runs/*/summary.json` (the Make targets'
 folders; the demo's quick runs under `runs/demo/` are not results) and rewrites the block
-between the README's `<!-- results:begin -->` and `<!-- results:end -->` markers.
+between the README's `<!-- results:begin -->` and `<!-- results:end -->` markers; the table
+of the last complete `make bench` (`benchmarks/RESULTS.md`) goes between the
+`<!-- bench:begin -->` and `<!-- bench:end -->` markers.
 
 Run: python -m jaxgen.results [--runs runs] [--readme README.md]
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from jaxgen.report import markdown_table
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 COLUMNS = ["experiment", "metric", "published", "ours", "command"]
 
 
@@ -42,14 +45,31 @@ def render(rows: list[dict]) -> str:
     return markdown_table(rows, COLUMNS)
 
 
-def update_readme(readme: Path, rows: list[dict]) -> bool:
-    """Replaces the results block; returns whether the README changed."""
+def _replace_block(text: str, begin: str, end: str, body: str) -> str:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
+def bench_table(bench: Path) -> str | None:
+    """The table of the last complete `make bench` (its RESULTS.md, title dropped), if any."""
+    if not bench.is_file():
+        return None
+    lines = bench.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Command:")), 0)
+    return "\n".join(lines[start:]).strip() + "\n"
+
+
+def update_readme(readme: Path, rows: list[dict], bench: Path | None = None) -> bool:
+    """Replaces the results block (and the bench block, given a bench table); returns whether
+    the README changed."""
     text = readme.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"jaxgen: error: {readme} has no {BEGIN} ... {END} block")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{render(rows)}{END}{tail}"
+    new = _replace_block(text, BEGIN, END, render(rows))
+    table = bench_table(bench) if bench is not None else None
+    if table is not None and BENCH_BEGIN in new and BENCH_END in new:
+        new = _replace_block(new, BENCH_BEGIN, BENCH_END, table)
     readme.write_text(new)
     return new != text
 
@@ -58,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="runs", type=Path)
     parser.add_argument("--readme", default="README.md", type=Path)
+    parser.add_argument("--bench", default="benchmarks/RESULTS.md", type=Path)
     args = parser.parse_args(argv)
     rows = collect(args.runs)
-    changed = update_readme(args.readme, rows)
+    changed = update_readme(args.readme, rows, args.bench)
     print(render(rows))
     print(f"{args.readme}: {'updated' if changed else 'unchanged'} ({len(rows)} rows)")
     return 0

@@ -26,3 +26,19 @@ def test_results_block_is_rebuilt_from_run_summaries(tmp_path):
     assert "| vae_mnist | NLL | 86.76 | 90.5 | make vae_mnist |" in text
     assert "old" not in text and "demo" not in text  # Quick demo runs are not results.
     assert text.startswith("intro\n") and text.endswith("after\n")
+
+
+def test_bench_block_is_copied_from_the_last_complete_bench(tmp_path):
+    bench = tmp_path / "RESULTS.md"
+    bench.write_text("# Benchmark results\n\nintro\n\nCommand: `make bench`\n\n| a | b |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"{results.BEGIN}\n{results.END}\n{results.BENCH_BEGIN}\nold\n{results.BENCH_END}\nend\n"
+    )
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    args = ["--runs", str(runs), "--readme", str(readme), "--bench", str(bench)]
+    assert results.main(args) == 0
+    text = readme.read_text()
+    assert "Command: `make bench`\n\n| a | b |\n" in text
+    assert "old" not in text and "# Benchmark results" not in text and text.endswith("end\n")

@@ -10,6 +10,7 @@ to `checkpoints.corrupt/`, and the next older one is used.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -96,6 +97,7 @@ class Checkpointer:
             tmp.write_text(json.dumps(_digests(step_dir), indent=0, sort_keys=True))
             os.replace(tmp, step_dir / DIGEST_FILE)
         except Exception as e:
+            self._settle()
             older = [s for s in self._steps_quietly() if s < step]
             kept = f"checkpoint {older[-1]} is intact" if older else "no older checkpoint"
             hint = "; free some disk space" if _is_enospc(e) else ""
@@ -194,6 +196,18 @@ class Checkpointer:
         shutil.move(str(self.directory / str(step)), dest)
         self.manager.reload()
         return dest
+
+    def _settle(self) -> None:
+        """After a failed save: stop orbax's background threads of it and drop its tmp folder.
+
+        A failed save's finalize thread can outlive the exception; left running, it deletes
+        the tmp folder of the next save in this directory (seen under load when a run resumes
+        in the same process). The run is ending anyway, so the manager is closed.
+        """
+        for fn in (self.manager.wait_until_finished, self.manager.close):
+            with contextlib.suppress(Exception):  # The save already failed: report that one.
+                fn()
+        self._remove_uncommitted()
 
     def close(self) -> None:
         self.manager.close()

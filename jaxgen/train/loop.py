@@ -12,6 +12,7 @@ seeds in one program. Randomness: seed s owns the root key `PRNGKey(s)`; step n 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import math
@@ -483,6 +484,7 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
             )
         ckpt.save(step, state, {"step": step, "epoch": step / spe})
 
+    ran_through = False
     try:
         with _StopRequests() as stop_requests:
             while step < stop:
@@ -552,6 +554,7 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                     )
                     err.exit_code = 128 + stop_requests.signum
                     raise err
+        ran_through = True
     except KeyboardInterrupt:
         # A signal outside a chunk (e.g. during evaluation): the state is consistent, keep it.
         if step > last_saved:
@@ -561,6 +564,11 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
         ) from None
     finally:
         bar.close()
+        if not ran_through:
+            # Whatever stops the run: orbax's threads end here, not in the next run's saves.
+            with contextlib.suppress(Exception):
+                ckpt.close()
+            tensorboard.close()
     train_seconds = time.time() - t_train
     if step < total:
         ckpt.close()

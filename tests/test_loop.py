@@ -112,6 +112,28 @@ def test_auto_loop_dispatches_conv_steps_from_python_on_cpu():
         assert trainer("conv").uses_python_loop()
 
 
+def test_a_stop_request_ends_a_python_loop_chunk_after_the_current_step():
+    """SIGINT on a conv run stops within a step, not at the end of the epoch's chunk."""
+    from jaxgen.train.loop import Trainer
+
+    cfg = tiny_ae_config(num_epochs=1, loop="python")
+    trainer = Trainer(cfg, make_family(cfg), jaxgen.data.load(cfg.dataset))
+    length = trainer.steps_per_epoch
+    assert length > 4
+    fn = trainer.chunk_fn(length)
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) >= 3
+
+    args = (trainer.keys, trainer.train_data, 0, 0)
+    _, metrics = fn(trainer.init(), *args, should_stop=should_stop)
+    assert metrics["loss"].shape == (cfg.num_seeds, 3)
+    _, metrics = fn(trainer.init(), *args)
+    assert metrics["loss"].shape == (cfg.num_seeds, length)
+
+
 @pytest.mark.parametrize("loop", ["scan", "python"])
 def test_the_epoch_compiles_once(tmp_path, loop):
     # "auto" would trace the step once more (make_jaxpr) to look for convolutions.

@@ -205,13 +205,18 @@ class Trainer:
         return self._loop == "python"
 
     def chunk_fn(self, length: int) -> Callable:
-        """(state, keys, data, epoch, start) -> (state, metrics (S, length)), state donated."""
+        """(state, keys, data, epoch, start[, should_stop]) -> (state, metrics (S, n)).
+
+        The state is donated. A scanned chunk always runs n = `length` steps; a Python-loop
+        chunk stops early, after the step at which `should_stop()` turns true.
+        """
         if length in self._chunk_fns:
             return self._chunk_fns[length]
         if not self.uses_python_loop():
             fn = partial(self._one_seed_chunk, length=length)
             fn = jax.vmap(fn, in_axes=(0, 0, None, None, None))
-            self._chunk_fns[length] = jax.jit(fn, donate_argnums=0)
+            jitted = jax.jit(fn, donate_argnums=0)
+            self._chunk_fns[length] = lambda *args, should_stop=None: jitted(*args)
             return self._chunk_fns[length]
         if "step" not in self._chunk_fns:
             self._chunk_fns["perm"] = jax.jit(jax.vmap(self._perm, in_axes=(0, None)))
@@ -219,12 +224,16 @@ class Trainer:
             self._chunk_fns["step"] = jax.jit(step, donate_argnums=0)
         perm_fn, step_fn = self._chunk_fns["perm"], self._chunk_fns["step"]
 
-        def python_chunk(state, keys, data, epoch, start):
+        def python_chunk(state, keys, data, epoch, start, should_stop=None):
             perms = perm_fn(keys, jnp.int32(epoch))
             metrics = []
             for i in range(length):  # Dispatch is asynchronous: no host sync in here.
                 state, m = step_fn(state, keys, data, perms, jnp.int32(epoch), jnp.int32(start + i))
                 metrics.append(m)
+                # A stop request ends the chunk after this step, not after an epoch of
+                # conv steps; the loop reads how many steps ran from the metrics' length.
+                if should_stop is not None and should_stop():
+                    break
             return state, jax.tree.map(lambda *ms: jnp.stack(ms, axis=1), *metrics)
 
         self._chunk_fns[length] = python_chunk
@@ -494,8 +503,16 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                 fn = trainer.chunk_fn(length)
                 t_chunk = time.time()
                 try:
-                    new_state, metrics = fn(state, trainer.keys, trainer.train_data, epoch, pos)
+                    new_state, metrics = fn(
+                        state,
+                        trainer.keys,
+                        trainer.train_data,
+                        epoch,
+                        pos,
+                        should_stop=lambda: stop_requests.signum is not None,
+                    )
                     metrics = jax.device_get(metrics)  # The one host sync per chunk.
+                    length = next(iter(jax.tree.leaves(metrics))).shape[1]
                 except KeyboardInterrupt:
                     # The chunk's input was donated: the newest checkpoint is what is left.
                     raise Interrupted(

@@ -47,19 +47,22 @@ def get_config(arg: str | None = None) -> ConfigDict:
         noise="gaussian",
         g_hidden=(256, 512),
         d_hidden=(512, 256),
-        g_out="sigmoid",
+        g_out="tanh",
     )
     conv = gan.config(
         "mnist",
         arch="conv",
         latent_dim=64,
         noise="gaussian",
-        g_out="sigmoid",
+        g_out="tanh",
         conv_g_features=(64, 32),
         conv_g_start=128,
         conv_d_features=(64, 128),
     )
     for g in (mlp, conv):
+        # Pixels in [-1, 1] for a tanh generator, as DCGAN does: with a sigmoid output on
+        # [0, 1] data the MLP GAN collapsed to one saturated image within 200 steps.
+        g.dataset.scale = "symmetric"
         g.train.batch_size = 64
         g.train.eval_every_epochs = 1000  # D's val loss says little; the FID table does
     mlp.train.num_epochs = 2 if quick else 5
@@ -105,7 +108,6 @@ def run(config: ConfigDict, workdir: str) -> dict:
     figs.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     first = next(iter(config.models.values()))
-    splits = data_lib.load(first.dataset)
     key = named_key(jax.random.PRNGKey(first.seed), "gan_mnist")
 
     # The feature extractor: the repo's digit classifier, trained once and cached here.
@@ -133,15 +135,18 @@ def run(config: ConfigDict, workdir: str) -> dict:
     rows = [evaluate("real held-out digits (val)", full.val["x"][: config.num_real])]
     samples = {}
     for name, cfg in config.models.items():
-        res = train(cfg, workdir / name, splits=splits)
+        res = train(cfg, workdir / name, splits=data_lib.load(cfg.dataset))
         state, fam = res.seed_state(0), res.family
         imgs = _samples(fam.sample, state, named_key(key, name), config.num_samples)
+        imgs = data_lib.to_unit(imgs, cfg.dataset)
         samples[name] = imgs
         rows.append(evaluate(f"GAN {cfg.model.arch}", imgs))
         plotting.image_grid(imgs[:100], figs / f"{name}_samples.png", title=f"GAN {cfg.model.arch}")
-        _interpolation(fam, state, named_key(key, name + "/interp"), figs / f"{name}_interp.png")
+        _interpolation(
+            fam, state, named_key(key, name + "/interp"), figs / f"{name}_interp.png", cfg.dataset
+        )
     if config.use_vae:
-        res = train(config.vae, workdir / "vae", splits=splits)
+        res = train(config.vae, workdir / "vae", splits=data_lib.load(config.vae.dataset))
         imgs = _samples(
             res.family.sample, res.seed_state(0), named_key(key, "vae"), config.num_samples
         )
@@ -170,13 +175,16 @@ def run(config: ConfigDict, workdir: str) -> dict:
     return summary
 
 
-def _interpolation(family, state, key, path: Path, rows: int = 6, steps: int = 10) -> None:
+def _interpolation(
+    family, state, key, path: Path, data_cfg, rows: int = 6, steps: int = 10
+) -> None:
     """Each row: G along the straight line from z0 to z1 (two noise draws)."""
     k0, k1 = jax.random.split(key)
     z0, z1 = family.noise(k0, rows), family.noise(k1, rows)
     t = np.linspace(0.0, 1.0, steps)
     zs = jax.vmap(lambda a, b: lerp(a, b, t))(z0, z1)  # (rows, steps, latent)
     imgs = np.asarray(jax.jit(family.generate)(state, zs.reshape(rows * steps, -1)))
+    imgs = data_lib.to_unit(imgs, data_cfg)
     imgs = imgs.reshape(rows, steps, *imgs.shape[1:])
     plotting.image_rows(list(imgs), [f"z{i}" for i in range(rows)], path)
 

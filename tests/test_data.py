@@ -132,3 +132,15 @@ def test_class_filter_and_caps():
     splits = data_lib.load(cfg)
     assert set(np.unique(splits.train["y"])) <= {1, 2}
     assert len(splits.train["x"]) <= 50 and len(splits.test["x"]) == 20
+
+
+def test_symmetric_scale_maps_to_minus_one_one_and_back():
+    unit = data_lib.load(data_lib.base_config("blobs", num_points=400))
+    sym = data_lib.load(data_lib.base_config("blobs", num_points=400, scale="symmetric"))
+    for split in ("train", "test"):
+        np.testing.assert_allclose(sym.split(split)["x"], 2 * unit.split(split)["x"] - 1)
+    sym_cfg = data_lib.base_config("blobs", scale="symmetric")
+    np.testing.assert_allclose(data_lib.to_unit(sym.test["x"], sym_cfg), unit.test["x"], atol=1e-6)
+    assert data_lib.to_unit(unit.test["x"], data_lib.base_config("blobs")) is unit.test["x"]
+    with pytest.raises(ConfigError, match="scale"):
+        data_lib.load(data_lib.base_config("blobs", scale="symmetric", binarize="dynamic"))

@@ -56,6 +56,7 @@ def base_config(name: str = "mnist", **overrides) -> ConfigDict:
         {
             "name": name,
             "binarize": "none",  # none | static | dynamic (fresh Bernoulli draw per use)
+            "scale": "unit",  # unit: pixels in [0, 1] | symmetric: 2x - 1, in [-1, 1] (tanh G)
             "classes": (),  # keep only these labels in train/val (one-class protocols)
             "num_train": 0,  # 0 = all; a cap for quick runs and tests
             "num_test": 0,  # 0 = all
@@ -127,10 +128,28 @@ def _postprocess(splits: Splits, cfg: ConfigDict) -> Splits:
             x = data["x"]
             data = dict(data, x=(rng.random(x.shape, dtype=np.float32) < x).astype(np.float32))
             setattr(splits, name, data)
+    scale = cfg.get("scale", "unit")
+    if scale not in ("unit", "symmetric"):
+        raise ConfigError(f"dataset.scale must be unit or symmetric, got {scale!r}")
+    if scale == "symmetric":
+        if mode == "dynamic":
+            raise ConfigError("dataset.scale=symmetric does not combine with binarize=dynamic")
+        for name in ("train", "val", "test"):
+            data = getattr(splits, name)
+            if data is not None:
+                setattr(splits, name, dict(data, x=2.0 * data["x"] - 1.0))
     splits.info.update(
-        binarize=mode, shape=tuple(splits.train["x"].shape[1:]), num_train=len(splits.train["x"])
+        scale=scale,
+        binarize=mode,
+        shape=tuple(splits.train["x"].shape[1:]),
+        num_train=len(splits.train["x"]),
     )
     return splits
+
+
+def to_unit(x, cfg: ConfigDict):
+    """Undoes `dataset.scale`: data or samples back in [0, 1], for figures and metrics."""
+    return (x + 1.0) / 2.0 if cfg.get("scale", "unit") == "symmetric" else x
 
 
 def batch_transform(cfg: ConfigDict):

@@ -275,7 +275,10 @@ class GANFamily(Family):
         figs = Path(workdir) / "figures"
         out: dict[str, Any] = {}
         if len(shape) == 3:
+            from jaxgen.data import to_unit
+
             samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, 100))
+            samples = to_unit(samples, self.config.dataset)
             plotting.image_grid(samples, figs / "samples.png", title="GAN samples")
             return out
         n = 2500 if x_test is None else max(2500, len(x_test))

@@ -30,6 +30,7 @@ from jaxgen.evaluation import metrics
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
 
@@ -165,6 +166,15 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         "ae_auroc_per_seed": per_seed,
         "num_seeds": int(config.ae.num_seeds),
         "mean_auroc": mean_row,
+        "results": [
+            result_row(
+                f"One-class anomaly detection, MNIST ({len(rows)} digits)",
+                f"mean AUROC: AE ({config.ae.num_seeds} seeds) / PCA error / kNN distance",
+                f"{mean_row['ae_auroc_mean']:.3f} ± {mean_row['ae_auroc_std']:.3f} / "
+                f"{mean_row['pca_auroc']:.3f} / {mean_row['knn_auroc']:.3f}",
+                "make ae-anomaly",
+            )
+        ],
     }
     write_json(workdir / "summary.json", summary)
     table = markdown_table(table_rows)

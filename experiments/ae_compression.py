@@ -25,6 +25,7 @@ from jaxgen.evaluation import metrics
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
 
@@ -121,7 +122,23 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     labels = ["test", f"PCA k={k}"] + [f"{a} AE k={k}" for a in config.architectures]
     plotting.image_rows(recs, labels, figs / "reconstructions.png")
 
-    summary = {"rows": rows}
+    names = ["PCA"] + [f"{a} AE" for a in config.architectures]
+    summary = {
+        "rows": rows,
+        "results": [
+            result_row(
+                "Compression, MNIST test",
+                f"PSNR dB, code {r['code_size']}: " + " / ".join(names),
+                " / ".join(
+                    f"{r[n + '_psnr']:.1f}"
+                    for n in ["pca"] + [f"{a}_ae" for a in config.architectures]
+                ),
+                "make ae-compression",
+            )
+            for r in rows
+            if r["code_size"] in (8, 32)
+        ],
+    }
     write_json(workdir / "summary.json", summary)
     table = markdown_table(rows)
     (workdir / "results.md").write_text(table)

@@ -28,6 +28,7 @@ from jaxgen.evaluation import metrics
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
@@ -148,6 +149,16 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         "dae_beats_noisy_everywhere": all(r["dae_psnr"] > r["noisy_psnr"] for r in rows),
         "dae_beats_plain_ae_everywhere": all(r["dae_psnr"] > r["plain_ae_psnr"] for r in rows),
         "image_shape": list(shape[1:]),
+        "results": [
+            result_row(
+                "Denoising, MNIST test",
+                f"PSNR dB, {r['corruption']} {r['level']:g}: noisy / PCA / AE / denoising AE",
+                " / ".join(f"{r[n + '_psnr']:.1f}" for n in ("noisy", "pca", "plain_ae", "dae")),
+                "make ae-denoising",
+            )
+            for r in rows
+            if r["level"] == max(x["level"] for x in rows if x["corruption"] == r["corruption"])
+        ],
     }
     write_json(workdir / "summary.json", summary)
     table = markdown_table(rows)

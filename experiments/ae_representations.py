@@ -29,6 +29,7 @@ from jaxgen.evaluation import linear_probe
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
 
@@ -156,7 +157,17 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     _figure(rows, figs / "probe_accuracy.png")
     undercomplete = next((r for r in rows if r["representation"] == "AE undercomplete"), None)
     contractive = next((r for r in rows if r["representation"] == "AE contractive"), None)
-    summary = {"rows": rows}
+    summary = {
+        "rows": rows,
+        "results": [
+            result_row(
+                "Linear probe on codes, MNIST",
+                "test accuracy: " + " / ".join(r["representation"] for r in rows),
+                " / ".join(f"{r['probe_test_acc']:.3f}" for r in rows),
+                "make ae-representations",
+            )
+        ],
+    }
     if undercomplete and contractive:
         summary["jacobian_ratio_contractive_over_plain"] = (
             contractive["jacobian_fro2"] / undercomplete["jacobian_fro2"]

@@ -32,6 +32,7 @@ from jaxgen.evaluation.fid import frechet_distance, statistics
 from jaxgen.evaluation.sharpness import sharpness
 from jaxgen.families import gan, vae
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.sampling import lerp, named_key
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
@@ -159,6 +160,15 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "classifier_test_accuracy": clf.test_accuracy,
         "classifier_info": clf.info,
         "rows": rows,
+        "results": [
+            result_row(
+                "MNIST samples: Frechet distance on the repo classifier's features",
+                f"FID vs test (classifier acc {clf.test_accuracy:.3f}): "
+                + " / ".join(r["model"] for r in rows),
+                " / ".join(f"{r['fid_vs_test']:.1f}" for r in rows),
+                "make gan-mnist",
+            )
+        ],
     }
     summary["headline"] = f"FID (classifier acc {clf.test_accuracy:.3f}): " + ", ".join(
         f"{r['model']} {r['fid_vs_test']:.1f}" for r in rows

@@ -28,6 +28,7 @@ from jaxgen import plotting
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
 
@@ -111,6 +112,15 @@ def run(config: ConfigDict, workdir: str) -> dict:
             title="Adding problem: success against the time lag",
         )
     summary = {"rows": rows}
+    if len(config.lags) == 1:
+        summary["results"] = [
+            result_row(
+                f"Adding problem, T={config.lags[0]} (H&S 1997 Exp. 4)",
+                "wrong of 2,560 (|err| >= 0.04): " + " / ".join(r["cell"] for r in rows),
+                " / ".join(str(r["wrong"]) for r in rows) + f" ({rows[0]['steps']} steps)",
+                "make rnn-adding",
+            )
+        ]
     write_json(workdir / "summary.json", summary)
     table = markdown_table(rows)
     (workdir / "results.md").write_text(table)

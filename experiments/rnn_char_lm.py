@@ -18,7 +18,9 @@ from pathlib import Path
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table, write_report
+from jaxgen.results import row as result_row
 from jaxgen.train import train
+from jaxgen.train.rundir import write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -72,6 +74,16 @@ def run(config: ConfigDict, workdir: str) -> dict:
     )
     write_report(result, extra)
     (Path(workdir) / "results.md").write_text(table)
+    summary = dict(result.summary)
+    summary["results"] = [
+        result_row(
+            "Character LM, Python stdlib sources (held-out files)",
+            "bits per character: " + " / ".join(r["model"] for r in rows),
+            " / ".join(f"{r['bpc']:.3f}" for r in rows),
+            "make char-lm",
+        )
+    ]
+    write_json(Path(workdir) / "summary.json", summary)
     print(table)
     print(f"--- sample, temperature 0.5 ---\n{rep['samples']['0.5']}\n---")
-    return result.summary
+    return summary

@@ -21,6 +21,7 @@ from jaxgen import data as data_lib
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
 
@@ -70,7 +71,18 @@ def run(config: ConfigDict, workdir: str) -> dict:
             }
         )
         print(markdown_table(rows[-1:]), flush=True)
-    summary = {"rows": rows, "baseline_nats": baseline}
+    summary = {
+        "rows": rows,
+        "baseline_nats": baseline,
+        "results": [
+            result_row(
+                f"Copy memory, lag {config.base.dataset.seq_len}",
+                "loss / memoryless baseline: " + " / ".join(r["cell"] for r in rows),
+                " / ".join(f"{r['loss_over_baseline']:.3f}" for r in rows),
+                "make rnn-copy",
+            )
+        ],
+    }
     write_json(workdir / "summary.json", summary)
     table = markdown_table(rows)
     (workdir / "results.md").write_text(table)

@@ -14,6 +14,7 @@ from jaxgen import data as data_lib
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
 
@@ -54,7 +55,17 @@ def run(config: ConfigDict, workdir: str) -> dict:
             }
         )
         print(markdown_table(rows[-1:]), flush=True)
-    summary = {"rows": rows}
+    summary = {
+        "rows": rows,
+        "results": [
+            result_row(
+                "MNIST row by row (many-to-one, 28 steps)",
+                "test accuracy: " + " / ".join(r["cell"] for r in rows),
+                " / ".join(f"{r['test_accuracy']:.4f}" for r in rows),
+                "make rnn-mnist",
+            )
+        ],
+    }
     write_json(workdir / "summary.json", summary)
     table = markdown_table(rows)
     (workdir / "results.md").write_text(table)

@@ -25,6 +25,17 @@ BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 COLUMNS = ["experiment", "metric", "published", "ours", "command"]
 
 
+def row(experiment: str, metric: str, ours: str, command: str, published: str = "") -> dict:
+    """One row of the README's results table, as an experiment's summary carries it."""
+    return {
+        "experiment": experiment,
+        "metric": metric,
+        "published": published,
+        "ours": ours,
+        "command": command,
+    }
+
+
 def collect(runs: Path) -> list[dict]:
     rows = []
     for summary in sorted(runs.glob("*/summary.json")):

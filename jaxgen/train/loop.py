@@ -227,11 +227,15 @@ class Trainer:
         def python_chunk(state, keys, data, epoch, start, should_stop=None):
             perms = perm_fn(keys, jnp.int32(epoch))
             metrics = []
-            for i in range(length):  # Dispatch is asynchronous: no host sync in here.
+            for i in range(length):
                 state, m = step_fn(state, keys, data, perms, jnp.int32(epoch), jnp.int32(start + i))
                 metrics.append(m)
-                # A stop request ends the chunk after this step, not after an epoch of
-                # conv steps; the loop reads how many steps ran from the metrics' length.
+                # Dispatch is asynchronous: without a bound the whole chunk is queued at once
+                # and a stop request could not end it early. Waiting on the step before last
+                # keeps the device busy and lets a stop end the chunk within two steps; the
+                # loop reads how many steps ran from the metrics' length.
+                if i >= 1:
+                    jax.block_until_ready(metrics[i - 1])
                 if should_stop is not None and should_stop():
                     break
             return state, jax.tree.map(lambda *ms: jnp.stack(ms, axis=1), *metrics)

@@ -63,7 +63,7 @@ rnn-adding: setup
 
 .PHONY: rnn-lag-sweep
 rnn-lag-sweep: setup
-	$(MAIN) --config experiments/rnn_adding.py:sweep --workdir $(RUNS)/rnn_lag_sweep
+	$(MAIN) --config experiments/rnn_adding.py:sweep --workdir $(RUNS)/rnn_adding
 
 .PHONY: rnn-gradients
 rnn-gradients: setup

@@ -85,6 +85,14 @@ char-lm: setup
 seq2seq: setup
 	$(MAIN) --config experiments/rnn_seq2seq.py --workdir $(RUNS)/seq2seq
 
+.PHONY: seq-vae
+seq-vae: setup
+	$(MAIN) --config experiments/seq_vae.py --workdir $(RUNS)/seq_vae
+
+.PHONY: seq-vae-interpolate
+seq-vae-interpolate: setup
+	$(PY) scripts/seq_interpolate.py --workdir $(RUNS)/seq_vae/lines_hierarchical_free_bits
+
 .PHONY: vae
 vae: setup
 	$(MAIN) --config experiments/vae_mnist.py:burda --workdir $(RUNS)/vae_mnist

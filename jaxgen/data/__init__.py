@@ -28,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "copy_memory": "jaxgen.data.sequences:copy_memory",
     "seq2seq_digits": "jaxgen.data.sequences:seq2seq",
     "stdlib_chars": "jaxgen.data.text:stdlib_chars",
+    "stdlib_sequences": "jaxgen.data.stdlib_sequences:stdlib_sequences",
     "gmm1d": "jaxgen.data.mixtures:gmm1d",
     "ring8": "jaxgen.data.mixtures:ring8",
     "grid25": "jaxgen.data.mixtures:grid25",

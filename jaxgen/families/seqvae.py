@@ -1,0 +1,309 @@
+"""The recurrent sequence VAE of the lecture's MusicVAE example (Roberts et al. 2018).
+
+A bidirectional LSTM encoder maps a whole token sequence to q(z|x) = N(mu, sigma); a flat or
+a hierarchical ("conductor") LSTM decoder regenerates the sequence from z with teacher
+forcing (networks in `jaxgen.models.seqvae`). The loss per sequence is
+
+    sum_t CE(x_t | x_<t, z)  +  beta * max(KL[q(z|x) || N(0, I)] - free_bits * latent_dim, 0)
+
+with the sum over the characters and the EOS (PAD after it is not scored), so that with
+beta = 1 and no free bits it is the negative ELBO of log p(x) in nats per sequence.
+
+Config (`model.*`), besides the VAE's beta schedule (`jaxgen.families.vae.beta_at`):
+- `decoder`: flat | hierarchical (`num_segments`: segments of the conductor; the sequence
+  length must be divisible by it), `encoder_size`, `hidden_size`, `conductor_size`.
+- Counter-measures for posterior collapse: `beta_schedule=linear` (KL warm-up over
+  `beta_warmup_steps`), `free_bits` (nats per latent dimension the KL may use for free),
+  `word_dropout` (each teacher-forced decoder input but GO becomes UNK with this probability).
+- `eval_k`: > 1 adds the k-sample importance-sampled NLL to every evaluation;
+  `report_nll_k` / `report_nll_num`: the test NLL written by `report`.
+- `sample_temperature`: prior samples (0 = greedy).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax.training import train_state
+
+from jaxgen import distributions as dist
+from jaxgen.config import ConfigDict, base_config
+from jaxgen.data import stdlib_sequences as seqs
+from jaxgen.errors import ConfigError
+from jaxgen.evaluation import likelihood
+from jaxgen.families import vae
+from jaxgen.models.seqvae import SeqVAE, lengths_of
+from jaxgen.sampling import lerp, named_key, prior_sample, reparameterize, slerp
+from jaxgen.train.family import Batch, Family
+from jaxgen.train.optim import make_optimizer
+
+DECODERS = ("flat", "hierarchical")
+
+
+def model_config(**overrides) -> ml_collections.ConfigDict:
+    cfg = vae.model_config(family="seqvae", latent_dim=32, decoder="flat", report_nll_k=100)
+    for key in ("arch", "hidden_sizes", "activation", "conv_features", "C", "objective"):
+        del cfg[key]
+    cfg.update(
+        {
+            "encoder_size": 128,  # each direction of the bidirectional LSTM
+            "hidden_size": 128,  # the (lower) decoder LSTM
+            "conductor_size": 128,  # hierarchical: the conductor LSTM
+            "num_segments": 4,  # hierarchical: conductor steps; divides dataset.seq_len
+            "unroll": 1,  # lax.scan unroll factor (speed only)
+            "free_bits": 0.0,  # nats per latent dimension not penalized (0 = off)
+            "word_dropout": 0.0,  # probability of replacing a decoder input by UNK
+            "sample_temperature": 0.5,  # prior samples; 0 = greedy
+            "report_nll_num": 500,
+            "report_samples": 10,
+            "interpolation_pair": ("", ""),  # report: two strings; empty = test[0], test[1]
+        }
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def config(kind: str = "identifiers", **model) -> ConfigDict:
+    """A full run config on the standard library's identifiers (20) or source lines (64)."""
+    cfg = base_config("seqvae", "stdlib_sequences")
+    cfg.model = model_config(**model)
+    cfg.dataset.kind = kind
+    cfg.dataset.seq_len = 20 if kind == "identifiers" else 64
+    cfg.dataset.min_len = 3 if kind == "identifiers" else 32
+    cfg.optimizer.grad_clip = 1.0
+    return cfg
+
+
+def masked_token_stats(logits: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
+    """Per sequence: summed CE over the scored tokens (up to EOS), char and sequence accuracy."""
+    mask = (x != seqs.PAD).astype(jnp.float32)
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, x)
+    return {"ce": jnp.sum(ce * mask, 1), **accuracies(jnp.argmax(logits, -1), x)}
+
+
+def accuracies(pred: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
+    """Per sequence: fraction of scored tokens right, and 1 if all of them are."""
+    scored = x != seqs.PAD
+    hit = (pred == x) | ~scored
+    char = jnp.sum((pred == x) & scored, 1) / jnp.maximum(jnp.sum(scored, 1), 1)
+    return {"char_accuracy": char, "seq_accuracy": jnp.all(hit, 1).astype(jnp.float32)}
+
+
+class SeqVAEFamily(vae.VAEFamily):
+    """Sequence VAE: bidirectional LSTM encoder, flat or hierarchical LSTM decoder.
+
+    Shares the VAE's encoder API (`encode`, `encode_distribution`), importance-sampled
+    bounds (`elbo`, `iwae_bound`, `log_weights_fn`), active units and train step.
+    """
+
+    public_api = (
+        "encode",
+        "encode_distribution",
+        "decode",
+        "generate",
+        "reconstruct",
+        "elbo",
+        "iwae_bound",
+    )
+
+    def __init__(self, config: ConfigDict):
+        Family.__init__(self, config)
+        m, d = config.model, config.dataset
+        if m.decoder not in DECODERS:
+            raise ConfigError(
+                f"model.decoder must be one of {', '.join(DECODERS)}, got {m.decoder!r}"
+            )
+        if m.beta_schedule not in vae.SCHEDULES:
+            raise ConfigError(f"model.beta_schedule must be one of {', '.join(vae.SCHEDULES)}")
+        for key in ("encoder_size", "conductor_size", "num_segments", "unroll"):
+            if not isinstance(m[key], int) or m[key] < 1:
+                raise ConfigError(f"model.{key} must be a positive integer, got {m[key]!r}")
+        if not 0.0 <= m.word_dropout < 1.0:
+            raise ConfigError(f"model.word_dropout must be in [0, 1), got {m.word_dropout}")
+        if m.free_bits < 0 or m.sample_temperature < 0:
+            raise ConfigError("model.free_bits and model.sample_temperature must be >= 0")
+        if m.decoder == "hierarchical" and d.seq_len % m.num_segments:
+            raise ConfigError(
+                f"dataset.seq_len={d.seq_len} is not divisible by model.num_segments="
+                f"{m.num_segments}"
+            )
+        self.model = SeqVAE(
+            vocab=seqs.VOCAB_SIZE,
+            seq_len=d.seq_len,
+            latent_dim=m.latent_dim,
+            encoder_size=m.encoder_size,
+            hidden_size=m.hidden_size,
+            decoder=m.decoder,
+            num_segments=m.num_segments,
+            conductor_size=m.conductor_size,
+            go=seqs.GO,
+            unk=seqs.UNK,
+            eos=seqs.EOS,
+            pad=seqs.PAD,
+            unroll=m.unroll,
+        )
+
+    def init(self, key: jax.Array, batch: Batch) -> train_state.TrainState:
+        params = self.model.init(key, batch["x"][:1])["params"]
+        tx = make_optimizer(self.config.optimizer, self.total_steps)
+        return train_state.TrainState.create(apply_fn=self.model.apply, params=params, tx=tx)
+
+    def _logits(self, params, z, x, drop=None):
+        return self.model.apply({"params": params}, z, x, drop, method="logits")
+
+    def _generate(self, params, z, key, temperature):
+        t = jnp.asarray(temperature, jnp.float32)
+        return self.model.apply({"params": params}, z, key, t, method="generate")
+
+    # -- likelihood ------------------------------------------------------------------------
+    def log_weights(self, params, apply_fn, x, key, n: int, beta=1.0) -> jax.Array:
+        """(B, n) log p(x|z_i) + beta * (log p(z_i) - log q(z_i|x)), z_i ~ q(z|x)."""
+        mean, log_var = self._encode(params, apply_fn, x)
+        eps = jax.random.normal(key, (n, *mean.shape), mean.dtype)
+        z = mean + jnp.exp(0.5 * log_var) * eps  # (n, B, L)
+        xs = jnp.broadcast_to(x, (n, *x.shape)).reshape(-1, x.shape[1])
+        log_px = -masked_token_stats(self._logits(params, z.reshape(-1, z.shape[-1]), xs), xs)["ce"]
+        log_pz = dist.std_normal_log_prob(z)
+        log_qz = dist.diag_gaussian_log_prob(z, mean, log_var)
+        return (log_px.reshape(n, -1) + beta * (log_pz - log_qz)).T
+
+    def kl_penalty(self, kl: jax.Array) -> jax.Array:
+        """MusicVAE's free bits: max(KL - free_bits * latent_dim, 0) per sequence."""
+        m = self.config.model
+        return jnp.maximum(kl - m.free_bits * m.latent_dim, 0.0)
+
+    def loss(self, params, apply_fn, batch: Batch, key, beta) -> tuple[jax.Array, dict]:
+        """The training loss (VAEFamily.train_step calls it): CE + beta * free-bits KL."""
+        m, x = self.config.model, batch["x"]
+        mean, log_var = self._encode(params, apply_fn, x)
+        z = reparameterize(named_key(key, "z"), mean, log_var)
+        drop = None
+        if m.word_dropout > 0:
+            drop = jax.random.bernoulli(named_key(key, "word_dropout"), m.word_dropout, x.shape)
+        stats = masked_token_stats(self._logits(params, z, x, drop), x)
+        kl = dist.kl_std_normal(mean, log_var)
+        loss = jnp.mean(stats["ce"] + beta * self.kl_penalty(kl))
+        aux = {"reconstruction": stats["ce"].mean(), "kl": kl.mean(), "beta": beta}
+        return loss, aux | {k: stats[k].mean() for k in ("char_accuracy", "seq_accuracy")}
+
+    def eval_step(self, state, batch, key):
+        """Per sequence (nats; beta = 1, no free bits): -ELBO, its CE and KL; accuracies
+        teacher-forced from z = mu and greedy from mu; the k-sample NLL if `eval_k` > 1."""
+        m, x, params = self.config.model, batch["x"], state.params
+        mean, log_var = self._encode(params, state.apply_fn, x)
+        z = reparameterize(named_key(key, "z"), mean, log_var)
+        ce = masked_token_stats(self._logits(params, z, x), x)["ce"]
+        kl = dist.kl_std_normal(mean, log_var)
+        forced = masked_token_stats(self._logits(params, mean, x), x)
+        greedy = accuracies(self._generate(params, mean, key, 0.0), x)
+        out = {
+            "loss": ce + kl,
+            "rec_nll": ce,
+            "kl": kl,
+            "bits_per_char": (ce + kl) / (lengths_of(x, seqs.EOS) * np.log(2.0)),
+            "char_accuracy_forced": forced["char_accuracy"],
+            "seq_accuracy_forced": forced["seq_accuracy"],
+            "char_accuracy_greedy": greedy["char_accuracy"],
+            "seq_accuracy_greedy": greedy["seq_accuracy"],
+        }
+        if m.eval_k > 1:
+            lw = self.log_weights(params, state.apply_fn, x, named_key(key, "iw"), m.eval_k)
+            out[f"nll_k{m.eval_k}"] = -likelihood.iwae_bound(lw)
+        return out
+
+    # -- the public API load_run binds -------------------------------------------------------
+    def decode(self, state, z: jax.Array) -> jax.Array:
+        """Greedy decoding: (N, latent) -> (N, seq_len) tokens (strings end at EOS)."""
+        return self._generate(state.params, z, jax.random.PRNGKey(0), 0.0)
+
+    def generate(self, state, z: jax.Array, key: jax.Array, temperature=1.0) -> jax.Array:
+        """Sampled decoding at `temperature` (0 = greedy): (N, seq_len) tokens."""
+        return self._generate(state.params, z, key, temperature)
+
+    def sample(self, state, key, num: int) -> jax.Array:
+        """z ~ N(0, I), decoded at `model.sample_temperature`: (num, seq_len) tokens."""
+        m = self.config.model
+        z = prior_sample(named_key(key, "prior"), num, m.latent_dim)
+        return self.generate(state, z, named_key(key, "decode"), m.sample_temperature)
+
+    # -- end-of-run report -------------------------------------------------------------------
+    def report(self, state, splits, workdir: Path, key) -> dict[str, Any]:
+        m, info = self.config.model, splits.info
+        test = splits.test if splits.test is not None else splits.train
+        x = test["x"]
+        out: dict[str, Any] = {"active_units": self.active_units(state, x)["active_units"]}
+        out["latent_dim"] = m.latent_dim
+        if m.report_nll_k > 0:
+            num = min(m.report_nll_num or len(x), len(x))
+            res = likelihood.test_nll(
+                self.log_weights_fn(state),
+                x[:num],
+                named_key(key, "nll"),
+                k=m.report_nll_k,
+                batch_size=min(100, num),
+                chunk=max(c for c in range(1, 65) if m.report_nll_k % c == 0),
+            )
+            out["test_nll"] = res["nll"]
+            out["test_nll_k"], out["test_nll_num"] = res["k"], res["num_examples"]
+        sample = jax.jit(self.sample, static_argnums=2)
+        out["samples"] = seqs.decode_strings(
+            sample(state, named_key(key, "samples"), m.report_samples)
+        )
+        rec = jax.jit(self.reconstruct)(state, x[:5])
+        out["reconstructions"] = [
+            {"input": a, "greedy from mu": b}
+            for a, b in zip(seqs.decode_strings(x[:5]), seqs.decode_strings(rec), strict=True)
+        ]
+        pair = x[:2]
+        if all(m.interpolation_pair):
+            pair = seqs.encode_strings(list(m.interpolation_pair), x.shape[1])
+        encode = functools.partial(jax.jit(self.encode), state)
+        decode = functools.partial(jax.jit(self.decode), state)
+        out["interpolation"] = interpolation_table(encode, decode, pair[0], pair[1], 7)
+        corpus = {k: info[k] for k in ("root", "corpus_sha256", "files", "sequences", "kind")}
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "corpus.json").write_text(json.dumps(corpus, indent=1) + "\n")
+        (workdir / "samples.txt").write_text("\n".join(out["samples"]) + "\n")
+        return out
+
+
+def interpolation_table(encode, decode, x0, x1, steps: int = 7) -> list[dict[str, Any]]:
+    """Greedy decodings along lerp and slerp between the posterior means of two sequences.
+
+    `encode` (tokens -> posterior means) and `decode` (codes -> tokens) are bound to a
+    trained state: a `jaxgen.load_run` run's `run.encode` / `run.decode`, for example.
+    """
+    z = encode(jnp.stack([x0, x1]))
+    t = jnp.linspace(0.0, 1.0, steps)
+    paths = {
+        name: seqs.decode_strings(decode(fn(z[0], z[1], t)))
+        for name, fn in (("lerp", lerp), ("slerp", slerp))
+    }
+    return [
+        {"t": round(float(ti), 3), "lerp": paths["lerp"][i], "slerp": paths["slerp"][i]}
+        for i, ti in enumerate(np.asarray(t))
+    ]
+
+
+def make_family(config: ConfigDict) -> SeqVAEFamily:
+    return SeqVAEFamily(config)
+
+
+__all__ = [
+    "SeqVAEFamily",
+    "accuracies",
+    "config",
+    "interpolation_table",
+    "make_family",
+    "masked_token_stats",
+    "model_config",
+]

@@ -31,10 +31,10 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.cells = ("rnn", "lstm", "peephole", "coupled", "gru")
     c.base = rnn_family.config("copy", hidden_size=64)
     c.base.dataset.seq_len = 30
-    # 8,000 steps of 64: at 1,000 steps no cell had recalled a whole sequence.
+    # 5,000 steps of 64: at 1,000 steps no cell had recalled a whole sequence.
     c.base.dataset.num_points = 64_000
     c.base.train.batch_size = 64
-    c.base.train.num_epochs = 8
+    c.base.train.num_epochs = 5
     c.base.train.steps_per_scan = 0
     c.base.optimizer.lr = 3e-3
     if arg == "tiny":

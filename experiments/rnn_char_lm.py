@@ -27,7 +27,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c = rnn_family.config("lm", cell="lstm", hidden_size=256)
     c.dataset.seq_len = 100
     c.train.batch_size = 64
-    c.train.num_epochs = 2
+    c.train.num_epochs = 8  # 4,912 steps, ~18 min under load: 2.06 bits/char (2 epochs: 2.67)
     c.train.steps_per_scan = 0  # a whole epoch per compiled chunk
     c.optimizer.lr = 2e-3
     c.optimizer.schedule = "cosine"

@@ -103,7 +103,10 @@ def seed_map(fn: Callable, in_axes: tuple[int | None, ...], num_seeds: int) -> C
         return jax.vmap(fn, in_axes=in_axes)
 
     def one_seed(*args):
-        args = [jax.tree.map(lambda a: a[0], x) if ax == 0 else x for x, ax in zip(args, in_axes)]
+        args = [
+            jax.tree.map(lambda a: a[0], x) if ax == 0 else x
+            for x, ax in zip(args, in_axes, strict=True)
+        ]
         return jax.tree.map(lambda y: y[None], fn(*args))
 
     return one_seed

@@ -33,13 +33,16 @@ def conv_flops(eqn: Any) -> int:
     Each output element is a dot product over the kernel's input features (per group) and
     its spatial window: `rhs.size / rhs_out_features` multiply-adds. This also holds for the
     kernel-gradient convolutions of the backward pass, which JAX writes with permuted
-    dimension numbers.
+    dimension numbers; the input gradient of a strided conv skips its dilation's zeros.
     """
     rhs = eqn.invars[1].aval.shape
     out = eqn.outvars[0].aval.shape
     rhs_out_dim = eqn.params["dimension_numbers"].rhs_spec[0]
     per_output = math.prod(rhs) // rhs[rhs_out_dim]
-    return 2 * math.prod(out) * per_output // eqn.params.get("batch_group_count", 1)
+    # The input gradient of a strided conv dilates its input by the stride: only one window
+    # position in prod(lhs_dilation) meets a real input, the rest are inserted zeros.
+    holes = math.prod(eqn.params.get("lhs_dilation") or (1,))
+    return 2 * math.prod(out) * per_output // eqn.params.get("batch_group_count", 1) // holes
 
 
 def _subjaxprs(value: Any) -> list[Any]:

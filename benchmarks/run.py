@@ -28,8 +28,16 @@ from typing import Any
 from benchmarks.sections import ROOT, SCALES, SECTIONS
 
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ("peak", "vae", "conv", "lstm", "seeds", "memory")
-TIMEOUT_S = {"peak": 120, "vae": 420, "conv": 480, "lstm": 480, "seeds": 480, "memory": 300}
+ORDER = ("peak", "vae", "conv", "lstm", "seeds", "memory", "why")
+TIMEOUT_S = {
+    "peak": 120,
+    "vae": 420,
+    "conv": 480,
+    "lstm": 480,
+    "seeds": 480,
+    "memory": 300,
+    "why": 300,
+}
 COMMAND = "make bench"
 
 
@@ -241,6 +249,51 @@ def notes(results: dict[str, Any]) -> list[str]:
             f"does not grow with the number of images); {m['seconds_per_batch']:.1f} s per "
             f"batch, about {m['est_seconds_full_test_set'] / 60:.0f} min for all 10,000."
         )
+    return out + why_notes(results)
+
+
+def why_notes(results: dict[str, Any]) -> list[str]:
+    """Where the time goes in the missed targets (the `why` section, and the seed floor)."""
+    out = []
+    w = results.get("why")
+    if w and "error" not in w:
+        v, lstm = w["vae"], w["lstm"]
+        out.append(
+            f"- why, vae: forward + backward alone {v['ms_fwd_bwd']:.2f} ms, the whole train "
+            f"step {v['ms_train_step']:.2f} ms at batch {v['batch_size']}: the Adam update and "
+            f"the rest of the step take {100 * v['update_share']:.0f}% of it, work the "
+            "matmul-FLOP count does not see."
+        )
+        out.append(
+            f"- why, lstm: the recurrence forward + backward (T={lstm['shape']['T']}, batch "
+            f"{lstm['shape']['batch']}, H={lstm['shape']['H']}) {lstm['ms_recurrence_fwd_bwd']:.1f}"
+            f" ms; its three matmuls per step alone {lstm['ms_matmuls_only']:.1f} ms "
+            f"({lstm['matmul_gflops_in_scan']:.0f} GFLOP/s): the gates' elementwise work is "
+            f"{100 * lstm['elementwise_share']:.0f}% of the recurrence."
+        )
+        cells = []
+        for r in w["conv"]:
+            t = f", torch {r['torch_gflops']:.0f}" if "torch_gflops" in r else ""
+            cells.append(f"{r['layer']}: XLA {r['xla_gflops']:.0f}{t}")
+        out.append(
+            f"- why, conv: GFLOP/s of each convolution, forward + both backward passes, batch "
+            f"{w['conv'][0]['batch']} (matmul peak {w['peak_gflops']:.0f}): "
+            + "; ".join(cells)
+            + "."
+        )
+    s, p = results.get("seeds"), results.get("peak")
+    if s and p and "error" not in s and "error" not in p:
+        for key, label in SEED_MODELS:
+            r = s.get(key)
+            if not r or "error" in r:
+                continue
+            floor = 8 * r["flops_per_step_1_seed"] / (p["jax_gflops"] * 1e9) * 1e3
+            out.append(
+                f"- why, seeds, {label.split(' (')[0]}: 8 seeds are "
+                f"{8 * r['flops_per_step_1_seed'] / 1e6:.0f} MFLOP per step; at the matmul peak "
+                f"that is at least {floor:.2f} ms, {floor / r['ms_per_step_1_seed']:.2f}x the "
+                f"one-seed step ({r['ms_per_step_1_seed']:.2f} ms)."
+            )
     return out
 
 

@@ -56,6 +56,7 @@ class Scale:
     )
     nll_batches: int = 3
     nll_k: int = 5000
+    why_shrink: int = 1  # divides the batch sizes and lengths of the `why` profile
 
 
 SCALES = {
@@ -68,6 +69,7 @@ SCALES = {
         steps={"vae": 2, "conv": 1, "lstm": 1, "gan2d": 2, "adding": 2},
         nll_batches=1,
         nll_k=20,
+        why_shrink=8,
     ),
 }
 
@@ -346,6 +348,12 @@ def memory_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def why_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    from benchmarks.profile import why_section as why
+
+    return why(scale, torch_mode)
+
+
 SECTIONS = {
     "peak": peak,
     "vae": vae_section,
@@ -353,6 +361,7 @@ SECTIONS = {
     "lstm": lstm_section,
     "seeds": seeds_section,
     "memory": memory_section,
+    "why": why_section,
 }
 
 __all__ = ["SCALES", "SECTIONS", "Scale"]

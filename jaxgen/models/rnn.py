@@ -31,6 +31,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgen.models import fused_lstm
+
 Array = jax.Array
 Carry = tuple[Array, ...]
 
@@ -126,11 +128,8 @@ class LSTM(Cell):
         return jnp.zeros(shape, dtype).at[:h].set(self.forget_bias)
 
     def step(self, carry, px):
-        c, h = carry
-        f, i, o, g = _split(px + h @ self.w_h, 4)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return (c, h), h
+        # sigma and tanh of the four gates as one tanh pass; see `fused_lstm`.
+        return fused_lstm.lstm_cell(self.w_h, carry, px)
 
 
 class PeepholeLSTM(LSTM):
@@ -236,6 +235,8 @@ def scan(
     if carry is None:
         carry = cell.initial_carry(x_seq.shape[0])
     if h_offsets is None:
+        if type(cell) is LSTM:  # Not its subclasses: their steps differ.
+            return fused_lstm.lstm_scan(px, cell.w_h, *carry, unroll)
         return jax.lax.scan(cell.step, carry, px, unroll=unroll)
 
     def body(carry, xs):

@@ -1,0 +1,205 @@
+"""Why the missed targets are missed: the `why` section of `make bench`.
+
+Three measurements, each a ratio taken in one process with the sides alternating:
+
+- `vae`: the MLP VAE's forward + backward alone (`jax.grad` of the family's loss) against the
+  family's whole train step (the same plus Adam over 1.08 M parameters). What the update
+  costs is time the matmul-FLOP count never sees.
+- `lstm`: the library's LSTM recurrence, forward + backward (`rnn.scan`, T=100, batch 64,
+  H=256), against a scan doing only its three matmuls per step (h W, dz W^T, h^T dz). The
+  difference is the gates' elementwise work, which runs between small matmuls.
+- `conv`: every convolution of the conv AE, forward + both backward passes, XLA's
+  `conv_general_dilated` against `torch.nn.functional.conv2d` (oneDNN) at the same shape.
+
+The 8-seed floor (8 x one seed's FLOPs at the measured peak) needs no measurement of its own;
+`run.py` derives it from the `seeds` and `peak` sections.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.harness import MatmulPeak, Side, alternate, log, median
+
+# The conv AE's convolutions at batch 128: (input HWC, kernel HW, output channels, stride).
+CONV_LAYERS = (
+    ("enc1 4x4/2 1->32", (28, 28, 1), 4, 32, 2),
+    ("enc2 4x4/2 32->64", (14, 14, 32), 4, 64, 2),
+    ("up1 3x3 64->256", (7, 7, 64), 3, 256, 1),
+    ("up2 3x3 64->128", (14, 14, 64), 3, 128, 1),
+    ("out 3x3 32->1", (28, 28, 32), 3, 1, 1),
+)
+
+
+def _repeat(fn, args, calls: int):
+    def run():
+        out = None
+        for _ in range(calls):
+            out = fn(*args)
+        jax.block_until_ready(out)
+
+    return run
+
+
+def _time_pair(a: Side, b: Side, reps: int) -> tuple[float, float]:
+    times = alternate([a, b], reps, warmup=1)
+    return median(times[a.name]), median(times[b.name])
+
+
+def vae_update_share(scale, reps: int) -> dict[str, Any]:
+    from benchmarks.sections import vae_config
+    from jaxgen.train.loop import make_family
+
+    cfg = vae_config(scale)
+    family = make_family(cfg)
+    bs = int(cfg.train.batch_size) // scale.why_shrink
+    rng = np.random.default_rng(0)
+    batch = {"x": jnp.asarray(rng.random((bs, 28, 28, 1)) < 0.5, jnp.float32)}
+    key = jax.random.PRNGKey(0)
+    state = family.init(key, batch)
+
+    def grads(params):
+        return jax.grad(lambda p: family.loss(p, state.apply_fn, batch, key, 1.0)[0])(params)
+
+    grad_fn = jax.jit(grads)
+    step_fn = jax.jit(family.train_step)
+    calls = 50 // scale.why_shrink or 1
+    t_grad, t_step = _time_pair(
+        Side("grad", _repeat(grad_fn, (state.params,), calls)),
+        Side("step", _repeat(step_fn, (state, batch, key), calls)),
+        reps,
+    )
+    return {
+        "batch_size": bs,
+        "ms_fwd_bwd": 1e3 * t_grad / calls,
+        "ms_train_step": 1e3 * t_step / calls,
+        "update_share": 1 - t_grad / t_step,
+    }
+
+
+def lstm_elementwise_share(scale, reps: int) -> dict[str, Any]:
+    import flax.linen as nn
+
+    from jaxgen.models import rnn
+
+    t, b, h = 100 // scale.why_shrink, 64 // scale.why_shrink, 256 // scale.why_shrink
+    v = 96
+
+    class Recurrence(nn.Module):
+        @nn.compact
+        def __call__(self, tokens):
+            return rnn.scan(rnn.make_cell("lstm", h, num_embeddings=v), tokens)[1]
+
+    rng = np.random.default_rng(0)
+    tokens = jnp.asarray(rng.integers(0, v, (b, t)), jnp.int32)
+    target = jnp.asarray(rng.standard_normal((t, b, h)), jnp.float32)
+    model = Recurrence()
+    params = model.init(jax.random.PRNGKey(0), tokens)
+    lstm_fn = jax.jit(jax.grad(lambda p: jnp.sum(model.apply(p, tokens) * target)))
+
+    w = jnp.asarray(rng.standard_normal((h, 4 * h)) / math.sqrt(h), jnp.float32)
+    h0 = jnp.asarray(rng.standard_normal((b, h)), jnp.float32)
+
+    def matmuls_only(w, h0):
+        def fwd(hc, _):
+            z = hc @ w
+            return z[:, :h] * 0.5, hc
+
+        _, hs = jax.lax.scan(fwd, h0, None, length=t)
+        wt = w.T
+
+        def bwd(carry, hp):
+            dh, dw = carry
+            dz = jnp.tile(dh, (1, 4))
+            return (0.5 * (dz @ wt), dw + hp.T @ dz), None
+
+        (dh, dw), _ = jax.lax.scan(bwd, (h0, jnp.zeros_like(w)), hs, reverse=True)
+        return dh, dw
+
+    mm_fn = jax.jit(matmuls_only)
+    calls = 3
+    t_lstm, t_mm = _time_pair(
+        Side("lstm", _repeat(lstm_fn, (params,), calls)),
+        Side("matmuls", _repeat(mm_fn, (w, h0), calls)),
+        reps,
+    )
+    flops = 3 * 2 * t * b * h * 4 * h
+    return {
+        "shape": {"T": t, "batch": b, "H": h},
+        "ms_recurrence_fwd_bwd": 1e3 * t_lstm / calls,
+        "ms_matmuls_only": 1e3 * t_mm / calls,
+        "matmul_gflops_in_scan": flops * calls / t_mm / 1e9,
+        "elementwise_share": 1 - t_mm / t_lstm,
+    }
+
+
+def conv_layers(scale, reps: int, torch_mode: str) -> list[dict[str, Any]]:
+    from jax import lax
+
+    torch = None
+    if torch_mode != "off":
+        import torch
+
+    bs = 128 // scale.why_shrink
+    calls = 5 // min(scale.why_shrink, 5) or 1
+    out = []
+    rng = np.random.default_rng(0)
+    for name, (hh, ww, cin), k, cout, s in CONV_LAYERS:
+        x = rng.standard_normal((bs, hh, ww, cin)).astype(np.float32)
+        w = (rng.standard_normal((k, k, cin, cout)) * 0.1).astype(np.float32)
+
+        def loss(x, w, s=s):
+            y = lax.conv_general_dilated(
+                x, w, (s, s), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+            return jnp.sum(y * y)
+
+        jfn = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        sides = [Side("xla", _repeat(jfn, (jnp.asarray(x), jnp.asarray(w)), calls))]
+        oh = -(-hh // s)
+        flops = 3 * 2 * bs * oh * (-(-ww // s)) * cout * k * k * cin
+        if torch is not None:
+            tx = torch.tensor(np.transpose(x, (0, 3, 1, 2)).copy(), requires_grad=True)
+            tw = torch.tensor(np.transpose(w, (3, 2, 0, 1)).copy(), requires_grad=True)
+            pad = (k - s + 1) // 2 if s == 2 else k // 2
+
+            def trun(tx=tx, tw=tw, s=s, pad=pad):
+                for _ in range(calls):
+                    y = torch.nn.functional.conv2d(tx, tw, stride=s, padding=pad)
+                    torch.autograd.grad((y * y).sum(), (tx, tw))
+
+            sides.append(Side("torch", trun))
+        times = alternate(sides, reps, warmup=1)
+        row = {"layer": name, "batch": bs, "gflop_fwd_bwd": flops / 1e9}
+        for side, ts in times.items():
+            sec = median(ts) / calls
+            row[f"{side}_ms"] = 1e3 * sec
+            row[f"{side}_gflops"] = flops / sec / 1e9
+        out.append(row)
+    return out
+
+
+def why_section(scale, torch_mode: str = "on") -> dict[str, Any]:
+    reps = scale.reps
+    log("why: VAE forward+backward against the whole train step")
+    vae = vae_update_share(scale, reps)
+    log("why: LSTM recurrence against its matmuls alone")
+    lstm = lstm_elementwise_share(scale, reps)
+    log("why: the conv AE's convolutions, XLA against PyTorch")
+    conv = conv_layers(scale, reps, torch_mode)
+    mm = MatmulPeak(scale.peak_n, seconds=0.4)
+    times = alternate([Side("peak", mm.run)], reps, warmup=1)
+    return {
+        "vae": vae,
+        "lstm": lstm,
+        "conv": conv,
+        "peak_gflops": mm.flops / median(times["peak"]) / 1e9,
+    }
+
+
+__all__ = ["CONV_LAYERS", "why_section"]

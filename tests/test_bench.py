@@ -1,0 +1,52 @@
+"""The benchmark's own arithmetic: FLOP counts against hand counts, the tiny profile runs."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from benchmarks import flops
+from benchmarks.run import why_notes
+from benchmarks.sections import SCALES
+
+
+def test_matmul_and_scan_flops_match_hand_counts():
+    a, b = jnp.zeros((8, 5)), jnp.zeros((5, 3))
+    assert flops.count(lambda a, b: a @ b, a, b) == 2 * 8 * 5 * 3
+
+    def scanned(a, b):
+        return lax.scan(lambda c, _: (c @ b @ b.T, None), a, None, length=7)[0]
+
+    assert flops.count(scanned, a, b) == 7 * (2 * 8 * 5 * 3 + 2 * 8 * 3 * 5)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_flops_match_hand_count(stride):
+    x, w = jnp.zeros((2, 8, 8, 3)), jnp.zeros((3, 3, 3, 4))
+
+    def conv(x, w):
+        return lax.conv_general_dilated(
+            x, w, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+
+    out = 8 // stride
+    assert flops.count(conv, x, w) == 2 * 2 * out * out * 4 * (3 * 3 * 3)
+    # The backward pass: input and kernel gradients, each as many FLOPs as the forward.
+    grad = jax.grad(lambda x, w: jnp.sum(conv(x, w)), argnums=(0, 1))
+    assert flops.count(grad, x, w) == 3 * flops.count(conv, x, w)
+
+
+def test_tiny_why_section_measures_every_part_and_renders():
+    from benchmarks.profile import CONV_LAYERS, why_section
+
+    res = why_section(SCALES["tiny"], torch_mode="off")
+    assert res["vae"]["ms_train_step"] > 0 and res["vae"]["ms_fwd_bwd"] > 0
+    assert res["lstm"]["ms_recurrence_fwd_bwd"] > 0 and res["lstm"]["ms_matmuls_only"] > 0
+    assert [r["layer"] for r in res["conv"]] == [c[0] for c in CONV_LAYERS]
+    assert all(np.isfinite(r["xla_gflops"]) and r["xla_gflops"] > 0 for r in res["conv"])
+    seeds = {"gan2d": {"flops_per_step_1_seed": 1e6, "ms_per_step_1_seed": 1.0}}
+    notes = why_notes({"why": res, "seeds": seeds, "peak": {"jax_gflops": 100.0}})
+    assert len(notes) == 4 and "at least 0.08 ms" in notes[-1]

@@ -3,8 +3,9 @@
 Three measurements, each a ratio taken in one process with the sides alternating:
 
 - `vae`: the MLP VAE's forward + backward alone (`jax.grad` of the family's loss) against the
-  family's whole train step (the same plus Adam over 1.08 M parameters). What the update
-  costs is time the matmul-FLOP count never sees.
+  family's whole train step (the same plus Adam over 1.08 M parameters), and the optax Adam
+  update alone against Adam written as one elementwise pass (its memory-traffic floor). What
+  the update costs is time the matmul-FLOP count never sees.
 - `lstm`: the library's LSTM recurrence, forward + backward (`rnn.scan`, T=100, batch 64,
   H=256), against a scan doing only its three matmuls per step (h W, dz W^T, h^T dz). The
   difference is the gates' elementwise work, which runs between small matmuls.
@@ -23,6 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from benchmarks.harness import MatmulPeak, Side, alternate, log, median
 
@@ -68,17 +70,48 @@ def vae_update_share(scale, reps: int) -> dict[str, Any]:
 
     grad_fn = jax.jit(grads)
     step_fn = jax.jit(family.train_step)
+    g = grad_fn(state.params)
+
+    @jax.jit
+    def optax_update(params, opt_state, g):
+        updates, opt_state = state.tx.update(g, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    @jax.jit
+    def one_pass_adam(params, mu, nu, g):
+        """Adam in one elementwise pass per leaf: the least memory traffic it can have."""
+
+        def leaf(p, m, v, g):
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            return p - 1e-3 * (m / 0.1) / (jnp.sqrt(v / 0.001) + 1e-8), m, v
+
+        return jax.tree.map(leaf, params, mu, nu, g)
+
     calls = 50 // scale.why_shrink or 1
-    t_grad, t_step = _time_pair(
-        Side("grad", _repeat(grad_fn, (state.params,), calls)),
-        Side("step", _repeat(step_fn, (state, batch, key), calls)),
+    zeros = jax.tree.map(jnp.zeros_like, state.params)
+    times = alternate(
+        [
+            Side("grad", _repeat(grad_fn, (state.params,), calls)),
+            Side("step", _repeat(step_fn, (state, batch, key), calls)),
+            Side("optax", _repeat(optax_update, (state.params, state.opt_state, g), calls)),
+            Side("one_pass", _repeat(one_pass_adam, (state.params, zeros, zeros, g), calls)),
+        ],
         reps,
+        warmup=1,
     )
+    ms = {k: 1e3 * median(v) / calls for k, v in times.items()}
+    n = sum(x.size for x in jax.tree.leaves(state.params))
     return {
         "batch_size": bs,
-        "ms_fwd_bwd": 1e3 * t_grad / calls,
-        "ms_train_step": 1e3 * t_step / calls,
-        "update_share": 1 - t_grad / t_step,
+        "params": int(n),
+        "ms_fwd_bwd": ms["grad"],
+        "ms_train_step": ms["step"],
+        "update_share": 1 - ms["grad"] / ms["step"],
+        "ms_optax_adam": ms["optax"],
+        "ms_one_pass_adam": ms["one_pass"],
+        # Read p, m, v, g; write p, m, v: 7 float32 arrays of the parameters' size.
+        "one_pass_adam_gb_per_s": 7 * 4 * n / (ms["one_pass"] / 1e3) / 1e9,
     }
 
 

@@ -15,9 +15,11 @@ Run:
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ COMMAND = "make bench"
 
 def run_worker(section: str, scale: str, torch_mode: str, out: Path) -> None:
     """The body of a worker process: one section, its result as JSON in `out`."""
+    faulthandler.enable()
     res = SECTIONS[section](SCALES[scale], torch_mode)
     out.write_text(json.dumps(res, default=float))
 
@@ -54,10 +57,17 @@ def run_section(section: str, scale: str, torch_mode: str) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "benchmarks.run", "--worker", section]
         cmd += ["--scale", scale, "--torch", torch_mode, "--json", str(out)]
         t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT)
         try:
-            proc = subprocess.run(cmd, cwd=ROOT, timeout=TIMEOUT_S[section], check=False)
-            code = proc.returncode
+            code = proc.wait(timeout=TIMEOUT_S[section])
         except subprocess.TimeoutExpired:
+            # SIGABRT makes the worker's faulthandler print where every thread is stuck.
+            proc.send_signal(signal.SIGABRT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             code = "timeout"
         wall = time.perf_counter() - t0
         if code == 0 and out.exists():

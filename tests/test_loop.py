@@ -36,6 +36,10 @@ def test_loss_falls_and_the_run_folder_is_complete(tmp_path):
     assert env["packages"]["jax"] == jax.__version__
     assert result.summary["test"]["loss"] < losses[0]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 0
+    # Running the finished run again trains nothing and keeps the measured throughput.
+    first = result.summary["steps_per_second"]
+    again = train(tiny_ae_config(num_epochs=6), tmp_path / "run")
+    assert first and again.summary["steps_per_second"] == first
 
 
 def test_same_config_twice_gives_identical_results(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import json
 import math
 import os
 import signal
@@ -340,6 +341,14 @@ def _summarize(values: dict[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
+def _read_summary(workdir: Path) -> dict[str, Any]:
+    """The run folder's summary.json, or {} if there is none or it does not parse."""
+    try:
+        return json.loads((workdir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _first_nonfinite(metrics: dict[str, np.ndarray]) -> tuple[str, int, int] | None:
     """(metric, seed, step-in-chunk) of the first NaN/Inf in (S, L) chunk metrics."""
     first = None
@@ -628,6 +637,12 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
         "steps_per_second": steps_done / steady_seconds if steps_done else None,
         "first_chunk_seconds": first_chunk_seconds,  # Includes compilation.
     }
+    if not steps_done:
+        # Nothing trained this session (a finished run run again): keep the throughput of
+        # the session that trained it instead of overwriting it with null.
+        earlier = _read_summary(workdir)
+        for k in ("steps_per_second", "first_chunk_seconds"):
+            summary[k] = summary[k] if summary[k] is not None else earlier.get(k)
     for split in ("val", "test"):
         if getattr(splits, split) is not None:
             values = _summarize(trainer.evaluate(state, split))

@@ -16,7 +16,6 @@ Run:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import jax
@@ -32,7 +31,7 @@ from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -104,9 +103,7 @@ def _ae_scores(result, x: np.ndarray, batch: int) -> np.ndarray:
 
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """One-class runs for every digit; AUROC tables, a bar chart and score examples."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     full = splits if splits is not None else data_lib.load(config.ae.dataset)
     x_test, y_test = full.test["x"], full.test["y"]
     flat_test = jnp.asarray(x_test.reshape(len(x_test), -1))

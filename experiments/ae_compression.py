@@ -12,9 +12,6 @@ Run:
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import jax.numpy as jnp
 import numpy as np
 
@@ -27,7 +24,7 @@ from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -79,9 +76,7 @@ def _pca_row(x_train: np.ndarray, x_test: np.ndarray, k: int) -> dict:
 
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """Trains the sweep and writes the table, figures and report; returns the summary."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.mlp.dataset)
     x_train, x_test = splits.train["x"], splits.test["x"]
     rows, models = [], {}

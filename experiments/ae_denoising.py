@@ -14,9 +14,6 @@ Run:
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,7 +28,7 @@ from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -81,9 +78,7 @@ def _sub_config(base: ConfigDict, **model) -> ConfigDict:
 
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """Trains the plain AE and one denoising AE per noise setting; writes tables and figures."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.ae.dataset)
     x_train, x_test = splits.train["x"], splits.test["x"]
     shape = x_test.shape

@@ -16,7 +16,6 @@ Run:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -31,7 +30,7 @@ from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -76,9 +75,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """Trains each autoencoder, probes its codes, writes the table and the figure."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.ae.dataset)
     xtr, ytr = splits.train["x"], splits.train["y"]
     xte, yte = splits.test["x"], splits.test["y"]

@@ -18,7 +18,6 @@ Run:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -34,7 +33,7 @@ from jaxgen.families import gan
 from jaxgen.report import markdown_table
 from jaxgen.sampling import inverse_cdf_from_density, inverse_transform, named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -89,10 +88,9 @@ def _num_seeds(states) -> int:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
+    workdir = experiment_dir(workdir, config)
     figs = workdir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     splits = data_lib.load(config.gan.dataset)
     x_test = splits.test["x"][:, 0]
     n = len(x_test)

@@ -14,7 +14,6 @@ Run:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -29,7 +28,7 @@ from jaxgen.families import gan
 from jaxgen.report import markdown_table
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -73,10 +72,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
+    workdir = experiment_dir(workdir, config)
     figs = workdir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     rows, curves = [], {}
     key = named_key(jax.random.PRNGKey(config.gan.seed), "eval")
     for ds in config.datasets:

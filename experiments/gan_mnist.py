@@ -18,7 +18,6 @@ Run:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -35,7 +34,7 @@ from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.sampling import lerp, named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -104,10 +103,9 @@ def _samples(sample_fn, state, key, num: int, batch: int = 1000) -> np.ndarray:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
+    workdir = experiment_dir(workdir, config)
     figs = workdir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     first = next(iter(config.models.values()))
     key = named_key(jax.random.PRNGKey(first.seed), "gan_mnist")
 

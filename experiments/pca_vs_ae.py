@@ -12,7 +12,6 @@ Run:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -25,7 +24,7 @@ from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -86,9 +85,7 @@ def _sweep(name: str, cfg: ConfigDict, sizes, workdir: Path) -> tuple[list[dict]
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     rows, ferris = _sweep("ferris_wheel", config.ferris, config.code_sizes_ferris, workdir)
     mnist = None
     if not config.skip_mnist:

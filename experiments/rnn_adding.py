@@ -30,7 +30,7 @@ from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -70,9 +70,7 @@ def _finished_with(sub: Path, cfg: ConfigDict) -> bool:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     rows = []
     for lag in config.lags:
         base = rnn_family.variant(config.base, **{"dataset.seq_len": int(lag)})

@@ -29,7 +29,7 @@ from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
 from jaxgen.train import train
 from jaxgen.train.loop import Trainer, seed_slice
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -55,9 +55,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     # No validation split: synthetic data, and each evaluation is one more compile.
     splits = dataclasses.replace(data_lib.load(config.base.dataset), val=None)
     t_min = int(config.base.dataset.seq_len)

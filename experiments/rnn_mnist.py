@@ -7,16 +7,13 @@ Run:
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from jaxgen import data as data_lib
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -36,9 +33,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     splits = data_lib.load(config.base.dataset)
     rows = []
     for cell in config.cells:

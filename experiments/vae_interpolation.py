@@ -18,9 +18,6 @@ Run:
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,7 +30,7 @@ from jaxgen.families import autoencoder, vae
 from jaxgen.report import markdown_table
 from jaxgen.sampling import lerp, named_key, slerp
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -87,9 +84,7 @@ def _pairs(test: dict, num: int, key) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     splits = data_lib.load(config.vae.dataset)
     root = jax.random.PRNGKey(config.seed)
     clf = classifier.load_or_train(

@@ -19,7 +19,6 @@ Run:
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from jaxgen.families import vae
 from jaxgen.report import markdown_table
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
+from jaxgen.train.rundir import experiment_dir, write_json
 
 PUBLISHED_NLL = 86.76  # Burda et al. 2015, Table 1, VAE, 1 stochastic layer, k=1 training
 BURDA_STAGES = tuple(3**i for i in range(8))  # epochs per learning-rate stage
@@ -121,9 +120,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    workdir = experiment_dir(workdir, config)
     t0 = time.time()
     result = train(config, workdir / "vae")
     train_wall = time.time() - t0

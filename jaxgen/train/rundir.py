@@ -136,3 +136,11 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True, default=str) + "\n")
+
+
+def experiment_dir(workdir: str | Path, config: Any) -> Path:
+    """An experiment module's run folder: created, with the experiment's config.json in it."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_json(workdir / "config.json", config.to_dict())
+    return workdir

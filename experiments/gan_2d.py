@@ -159,19 +159,17 @@ def _lims(info: dict) -> tuple[float, float]:
     return -1.35 * m - 0.3, 1.35 * m + 0.3
 
 
-def _scatter_over_training(samples_at: dict, splits, path: Path, config) -> None:
-    steps = sorted(samples_at)
-    idx = np.unique(np.linspace(0, len(steps) - 1, config.num_panels).round().astype(int))
-    chosen = [steps[i] for i in idx]
+def _scatter_panels(panels: list[tuple[str, np.ndarray]], splits, path: Path) -> None:
+    """One scatter per (title prefix, samples) against the modes, titled with its coverage."""
     lo, hi = _lims(splits.info)
-    fig, axes = plt.subplots(1, len(chosen), figsize=(2.6 * len(chosen), 2.8), squeeze=False)
-    for ax, step in zip(axes[0], chosen, strict=True):
-        pts = samples_at[step][0]
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
+    for ax, (title, pts) in zip(axes[0], panels, strict=True):
         ax.scatter(*splits.info["means"].T, s=30, c="tab:blue", marker="x", label="modes")
         ax.scatter(pts[:, 0], pts[:, 1], s=1, c="tab:orange", alpha=0.5)
         cov = mode_coverage(pts, splits.info["means"], splits.info["stds"])
         ax.set_title(
-            f"step {step}\n{cov['modes_captured']} modes, {100 * cov['high_quality']:.0f}% HQ",
+            f"{title}{cov['modes_captured']} modes, {100 * cov['high_quality']:.0f}% HQ",
             fontsize=8,
         )
         ax.set_xlim(lo, hi)
@@ -182,28 +180,17 @@ def _scatter_over_training(samples_at: dict, splits, path: Path, config) -> None
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _scatter_over_training(samples_at: dict, splits, path: Path, config) -> None:
+    steps = sorted(samples_at)
+    idx = np.unique(np.linspace(0, len(steps) - 1, config.num_panels).round().astype(int))
+    panels = [(f"step {steps[i]}\n", samples_at[steps[i]][0]) for i in idx]
+    _scatter_panels(panels, splits, path)
 
 
 def _scatter_seeds(samples: np.ndarray, splits, path: Path) -> None:
-    lo, hi = _lims(splits.info)
-    n = len(samples)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
-    for s, (ax, pts) in enumerate(zip(axes[0], samples, strict=True)):
-        ax.scatter(*splits.info["means"].T, s=30, c="tab:blue", marker="x")
-        ax.scatter(pts[:, 0], pts[:, 1], s=1, c="tab:orange", alpha=0.5)
-        cov = mode_coverage(pts, splits.info["means"], splits.info["stds"])
-        ax.set_title(
-            f"seed {s}: {cov['modes_captured']} modes, {100 * cov['high_quality']:.0f}% HQ",
-            fontsize=8,
-        )
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _scatter_panels([(f"seed {s}: ", pts) for s, pts in enumerate(samples)], splits, path)
 
 
 def _curve_figure(curves: dict, path: Path) -> None:

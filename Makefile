@@ -89,6 +89,10 @@ seq2seq: setup
 seq-vae: setup
 	$(MAIN) --config experiments/seq_vae.py --workdir $(RUNS)/seq_vae
 
+.PHONY: seq-vae-long
+seq-vae-long: setup
+	$(MAIN) --config experiments/seq_vae.py:long --workdir $(RUNS)/seq_vae_long
+
 .PHONY: seq-vae-interpolate
 seq-vae-interpolate: setup
 	$(PY) scripts/seq_interpolate.py --workdir $(RUNS)/seq_vae/lines_hierarchical_free_bits

@@ -14,6 +14,9 @@ Run:
       (make seq-vae: the full grid, 16 runs; 40 min measured on the 2 cores while two other
       jobs kept the load average at ~6; the cells are cheap to drop or shorten:
       `--config.measures="('none', 'free_bits')"`, `--config.epochs.identifiers=3`)
+  python -m jaxgen.main --config experiments/seq_vae.py:long --workdir runs/seq_vae_long
+      (make seq-vae-long: lines only, both decoders, without and with free bits, 10 epochs
+      each, 5,940 steps a run: the flat-against-hierarchical comparison on long sequences)
   python -m jaxgen.main --config experiments/seq_vae.py:quick --workdir runs/seq_vae_quick
       (identifiers only, both decoders, without and with free bits; small models, 200 steps)
   python scripts/seq_interpolate.py --workdir runs/seq_vae/lines_hierarchical_free_bits
@@ -50,21 +53,23 @@ PAIRS = {
 
 def get_config(arg: str | None = None) -> ConfigDict:
     arg = arg or "full"
-    if arg not in ("full", "quick", "tiny"):
-        raise ConfigError(f"unknown seq_vae variant {arg!r}; one of full, quick, tiny")
+    if arg not in ("full", "long", "quick", "tiny"):
+        raise ConfigError(f"unknown seq_vae variant {arg!r}; one of full, long, quick, tiny")
     c = ConfigDict()
     c.variant = arg
     c.seed = 0
     c.kinds, c.decoders, c.measures = KINDS, DECODERS, MEASURES
     if arg == "quick":  # short sequences, both decoders, without and with free bits
         c.kinds, c.measures = ("identifiers",), ("none", "free_bits")
+    if arg == "long":  # flat against hierarchical on long sequences, trained 10x longer
+        c.kinds, c.measures = ("lines",), ("none", "free_bits")
     if arg == "tiny":  # tests: one cell of the grid
         c.kinds, c.decoders, c.measures = ("identifiers",), ("hierarchical",), ("free_bits",)
     # Epochs per run; training sequences are capped by `<kind>.dataset.num_train` (0 = all:
     # 22,073 identifiers, 38,039 lines). At batch 64: 6 x 344 and 594 steps.
-    full = arg == "full"
-    c.epochs = ConfigDict({"identifiers": 6 if full else 1, "lines": 1})
-    num_train = {"full": (0, 0), "quick": (12_800, 3_840), "tiny": (96, 64)}[arg]
+    full = arg in ("full", "long")
+    c.epochs = ConfigDict({"identifiers": 6 if full else 1, "lines": 10 if arg == "long" else 1})
+    num_train = {"full": (0, 0), "long": (0, 0), "quick": (12_800, 3_840), "tiny": (96, 64)}[arg]
     # The counter-measures: each cell turns on exactly one of them.
     c.warmup_fraction = 0.5  # kl_warmup: beta rises linearly 0 -> 1 over this part of training
     c.free_bits = 0.25  # free_bits: nats per latent dimension (x latent_dim per sequence)
@@ -171,8 +176,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "interpolations": interpolations,
         "wall_seconds": wall,
     }
-    if config.variant == "full":
-        summary["results"] = _results_rows(rows)
+    if config.variant in ("full", "long"):
+        summary["results"] = _results_rows(rows, config)
     write_json(workdir / "summary.json", summary)
     (workdir / "results.md").write_text(table)
     report = _report(config, workdir, table, samples, interpolations, wall)
@@ -182,17 +187,20 @@ def run(config: ConfigDict, workdir: str) -> dict:
     return summary
 
 
-def _results_rows(rows: list[dict]) -> list[dict]:
-    """README rows: long sequences without counter-measures, flat against hierarchical."""
+def _results_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
+    """README rows, long sequences, flat against hierarchical: the grid's cells without a
+    counter-measure; every cell of the longer `long` runs."""
+    long = config.variant == "long"
     return [
         result_row(
-            f"sequence VAE, stdlib lines, {r['decoder']} decoder",
+            f"sequence VAE, stdlib lines, {r['decoder']} decoder"
+            + (f", {r['counter-measure']}, {config.epochs.lines} epochs" if long else ""),
             "greedy char acc / KL nats / active units",
             f"{r['char acc (greedy)']:.3f} / {r['KL']:.2f} / {r['active units']}",
-            "make seq-vae",
+            "make seq-vae-long" if long else "make seq-vae",
         )
         for r in rows
-        if r["sequences"] == "lines" and r["counter-measure"] == "none"
+        if r["sequences"] == "lines" and (long or r["counter-measure"] == "none")
     ]
 
 

@@ -25,7 +25,8 @@ img{max-width:100%}h1{font-size:1.6em}details{margin:1em 0}
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
-    return str(v)
+    # A bare "|" inside a cell (e.g. "|err|") would split it into two columns.
+    return re.sub(r"(?<!\\)\|", r"\\|", str(v))
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:

@@ -4,7 +4,10 @@ An experiment's `run()` puts rows in its `summary.json` under "results", each
 `{"experiment", "metric", "published", "ours", "command"}` ("published" may be "" where
 there is no published anchor). This module reads `runs/*/summary.json` (the Make targets'
 folders; the demo's quick runs under `runs/demo/` are not results) and rewrites the block
-between the README's `<!-- results:begin -->` and `<!-- results:end -->` markers; the table
+between the README's `<!-- results:begin -->` and `<!-- results:end -->` markers. A command
+with a finished run under `runs/` replaces all of that command's rows; the rows of commands
+with no run there (measured earlier, perhaps on another checkout) are kept as they are, so a
+fresh clone that reruns one experiment does not erase the others. The table
 of the last complete `make bench` (`benchmarks/RESULTS.md`) goes between the
 `<!-- bench:begin -->` and `<!-- bench:end -->` markers.
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -48,6 +52,30 @@ def collect(runs: Path) -> list[dict]:
         for row in data.get("results", []) if isinstance(data, dict) else []:
             rows.append({c: row.get(c, "") for c in COLUMNS})
     return rows
+
+
+def parse_block(text: str) -> list[dict]:
+    """The rows of the README's current results table (empty if it has none)."""
+    if BEGIN not in text or END not in text:
+        return []
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    rows = []
+    for line in block.splitlines():
+        raw = re.split(r"(?<!\\)\|", line.strip()[1:-1]) if line.startswith("|") else []
+        cells = [c.strip().replace("\\|", "|") for c in raw]
+        if len(cells) < len(COLUMNS) or cells == COLUMNS or not cells[0].strip("-"):
+            continue
+        # Older tables left "|" inside the metric unescaped: the other columns are certain.
+        metric = "|".join(raw[1:-3]).strip().replace("\\|", "|")
+        rows.append(dict(zip(COLUMNS, (cells[0], metric, *cells[-3:]), strict=True)))
+    return rows
+
+
+def merge(old: list[dict], new: list[dict]) -> list[dict]:
+    """`new`'s rows replace every old row of the same command; sorted by command."""
+    fresh = {r["command"] for r in new}
+    kept = [r for r in old if r["command"] not in fresh]
+    return sorted(kept + new, key=lambda r: r["command"])
 
 
 def render(rows: list[dict]) -> str:
@@ -91,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", default="README.md", type=Path)
     parser.add_argument("--bench", default="benchmarks/RESULTS.md", type=Path)
     args = parser.parse_args(argv)
-    rows = collect(args.runs)
+    if not args.readme.is_file():
+        raise SystemExit(f"jaxgen: error: no README at {args.readme}")
+    rows = merge(parse_block(args.readme.read_text()), collect(args.runs))
     changed = update_readme(args.readme, rows, args.bench)
     print(render(rows))
     print(f"{args.readme}: {'updated' if changed else 'unchanged'} ({len(rows)} rows)")

@@ -42,3 +42,32 @@ def test_bench_block_is_copied_from_the_last_complete_bench(tmp_path):
     text = readme.read_text()
     assert "Command: `make bench`\n\n| a | b |\n" in text
     assert "old" not in text and "# Benchmark results" not in text and text.endswith("end\n")
+
+
+def test_rows_of_commands_without_a_run_are_kept_and_a_rerun_replaces_its_own(tmp_path):
+    """A fresh clone that reruns one experiment keeps the README's other measured rows."""
+    old = [
+        results.row("RNN adding", "wrong (|err| >= 0.04): rnn / lstm", "9 / 1", "make rnn-add"),
+        results.row("VAE budget", "NLL", "98.3", "make vae-budget", published="86.76"),
+        results.row("VAE full", "NLL", "99.9", "make vae", published="86.76"),
+    ]
+    readme = tmp_path / "README.md"
+    block = results.render(old)
+    assert "(\\|err\\| >= 0.04)" in block  # Escaped: the cell stays one column.
+    readme.write_text(f"intro\n{results.BEGIN}\n{block}{results.END}\n")
+    assert results.parse_block(readme.read_text()) == old
+    runs = tmp_path / "runs"
+    (runs / "vae_mnist").mkdir(parents=True)
+    fresh = results.row("VAE full", "NLL", "87.1", "make vae", published="86.76")
+    (runs / "vae_mnist" / "summary.json").write_text(json.dumps({"results": [fresh]}))
+    assert results.main(["--runs", str(runs), "--readme", str(readme)]) == 0
+    rows = results.parse_block(readme.read_text())
+    assert rows == sorted([old[0], old[1], fresh], key=lambda r: r["command"])
+
+
+def test_a_table_with_an_unescaped_pipe_in_the_metric_still_parses(tmp_path):
+    line = "| Adding | wrong (|err| >= 0.04): rnn |  | 9 | make rnn |"
+    text = f"{results.BEGIN}\n| experiment | metric | published | ours | command |\n"
+    text += f"|---|---|---|---|---|\n{line}\n{results.END}\n"
+    (row,) = results.parse_block(text)
+    assert row == results.row("Adding", "wrong (|err| >= 0.04): rnn", "9", "make rnn")

@@ -94,8 +94,10 @@ seq-vae-long: setup
 	$(MAIN) --config experiments/seq_vae.py:long --workdir $(RUNS)/seq_vae_long
 
 .PHONY: seq-vae-interpolate
+# Any trained cell: make seq-vae-interpolate SEQ_RUN=runs/seq_vae_long/lines_flat_free_bits
+SEQ_RUN ?= $(RUNS)/seq_vae/lines_hierarchical_free_bits
 seq-vae-interpolate: setup
-	$(PY) scripts/seq_interpolate.py --workdir $(RUNS)/seq_vae/lines_hierarchical_free_bits
+	$(PY) scripts/seq_interpolate.py --workdir $(SEQ_RUN)
 
 .PHONY: vae
 vae: setup

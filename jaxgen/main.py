@@ -69,30 +69,12 @@ def _record_experiment(workdir: str, spec: str, config) -> None:
     write_text(wd / "config.json", to_json(config) + "\n")
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet()
-    from jaxgen.errors import Interrupted, JaxgenError, RunDirError
+    from jaxgen.errors import run_cli
 
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        return run(argv)
-    except Interrupted as e:
-        print(f"jaxgen: {_one_line(e)}", file=sys.stderr)
-        return e.exit_code
-    except JaxgenError as e:
-        print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        # A full disk, a read-only or vanished folder: the user's environment, not a bug.
-        print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
-        return RunDirError.exit_code
-    except KeyboardInterrupt:
-        print("jaxgen: interrupted", file=sys.stderr)
-        return 130
+    return run_cli(lambda: run(argv))
 
 
 if __name__ == "__main__":

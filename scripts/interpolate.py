@@ -10,6 +10,7 @@ template for writing your own: load the run, encode, interpolate, decode, save a
 from __future__ import annotations
 
 import argparse
+import sys
 
 import jax.numpy as jnp
 import matplotlib
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import jaxgen  # noqa: E402
+from jaxgen.errors import run_cli  # noqa: E402
 from jaxgen.sampling import lerp, slerp  # noqa: E402
 
 
@@ -54,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

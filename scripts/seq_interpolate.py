@@ -11,11 +11,13 @@ decodes every point greedily and prints the decoded sequences as a Markdown tabl
 from __future__ import annotations
 
 import argparse
+import sys
 
 import jax.numpy as jnp
 
 import jaxgen
 from jaxgen.data import stdlib_sequences as seqs
+from jaxgen.errors import run_cli
 from jaxgen.families.seqvae import interpolation_table
 from jaxgen.report import markdown_table
 
@@ -40,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

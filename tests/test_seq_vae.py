@@ -175,6 +175,14 @@ def test_experiment_tiny_grid_and_interpolation_script(tmp_path, monkeypatch, ca
     assert (wd / "results.md").exists() and (wd / "report.html").exists()
     # The script, in this process (its jax is warm): public API only.
     monkeypatch.setattr(sys, "argv", ["seq_interpolate.py", "--workdir", str(run), "--steps", "3"])
-    runpy.run_path(str(ROOT / "scripts" / "seq_interpolate.py"), run_name="__main__")
+    script = str(ROOT / "scripts" / "seq_interpolate.py")
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(script, run_name="__main__")
     out = capsys.readouterr().out
-    assert "| t | lerp | slerp |" in out and out.count("\n|") >= 4, out
+    assert done.value.code == 0 and "| t | lerp | slerp |" in out and out.count("\n|") >= 4, out
+    # A folder that holds no run: one line and a non-zero exit, no traceback.
+    monkeypatch.setattr(sys, "argv", ["seq_interpolate.py", "--workdir", str(wd / "nothing")])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(script, run_name="__main__")
+    err = capsys.readouterr().err
+    assert done.value.code != 0 and err.startswith("jaxgen: error:") and err.count("\n") == 1

@@ -62,10 +62,32 @@ def test_hierarchical_decoder_shapes_under_jit():
     chex.assert_shape(toks, (5, 12))
     chex.assert_type(toks, jnp.int32)
     assert not np.isin(np.asarray(toks), [seqs.GO, seqs.UNK, seqs.PAD]).any()  # never emitted
-    # Every segment starts from GO: segments decode in parallel, not from each other.
-    np.testing.assert_array_equal(inputs[:, 0], seqs.GO)
+    # As in MusicVAE a segment's first input is the token before it; GO only opens the first.
+    segs = np.asarray(inputs).reshape(5, 3, 4)
+    np.testing.assert_array_equal(segs[:, 0, 0], seqs.GO)
+    np.testing.assert_array_equal(segs[:, 1:, 0], np.asarray(x).reshape(5, 3, 4)[:, :-1, -1])
     with pytest.raises(ConfigError, match="divisible"):
         _family("hierarchical", seq_len=13)
+
+
+@pytest.mark.parametrize(
+    "decoder,segment_start",
+    [("flat", "previous"), ("hierarchical", "previous"), ("hierarchical", "go")],
+)
+def test_greedy_generation_is_what_teacher_forcing_predicts(decoder, segment_start):
+    """Generation feeds each token back exactly as teacher forcing feeds the targets: the
+    greedy sequence's own teacher-forced argmax (banned tokens aside) is that sequence."""
+    fam = _family(decoder, segment_start=segment_start)
+    x = jnp.asarray(seqs.encode_strings(WORDS[:6], 12))
+    state = _state(fam, x)
+    z = 2.0 * jax.random.normal(jax.random.PRNGKey(3), (6, 8))
+    toks = jax.jit(fam.generate, static_argnums=3)(state, z, jax.random.PRNGKey(4), 0.0)
+    logits = fam.model.apply({"params": state.params}, z, toks, method="logits")
+    banned = jnp.zeros(seqs.VOCAB_SIZE, bool).at[jnp.array([seqs.GO, seqs.UNK, seqs.PAD])].set(True)
+    np.testing.assert_array_equal(jnp.where(banned, -1e9, logits).argmax(-1), toks)
+    if segment_start == "go":  # every segment opens with GO
+        inputs = fam.model.apply({"params": state.params}, x, method="teacher_inputs")
+        np.testing.assert_array_equal(inputs[:, 0], seqs.GO)
 
 
 def test_bidirectional_encoder_shapes_and_padding_invariance():
@@ -91,6 +113,7 @@ def test_bidirectional_encoder_shapes_and_padding_invariance():
         {"word_dropout": 1.0},
         {"free_bits": -0.1},
         {"num_segments": 0},
+        {"segment_start": "bar"},
         {"beta_schedule": "step"},
     ],
 )
@@ -126,7 +149,7 @@ def test_word_dropout_replaces_inputs_but_never_go():
     clean = apply(p, x, method="teacher_inputs")
     drop = jax.random.bernoulli(jax.random.PRNGKey(0), 0.3, x.shape)
     dropped = apply(p, x, drop, method="teacher_inputs")
-    np.testing.assert_array_equal(dropped[:, 0], seqs.GO)
+    np.testing.assert_array_equal(dropped.reshape(len(x), -1)[:, 0], seqs.GO)
     changed = np.asarray(dropped != clean)
     assert np.all(np.asarray(dropped)[changed] == seqs.UNK)
     rate = changed[:, 1:].mean()

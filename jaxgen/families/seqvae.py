@@ -11,7 +11,9 @@ beta = 1 and no free bits it is the negative ELBO of log p(x) in nats per sequen
 
 Config (`model.*`), besides the VAE's beta schedule (`jaxgen.families.vae.beta_at`):
 - `decoder`: flat | hierarchical (`num_segments`: segments of the conductor; the sequence
-  length must be divisible by it), `encoder_size`, `hidden_size`, `conductor_size`.
+  length must be divisible by it), `encoder_size`, `hidden_size`, `conductor_size`;
+  `segment_start`: previous (MusicVAE: a segment's first input is the token before it) or
+  go (every segment starts from GO, so the segments are independent given z).
 - Counter-measures for posterior collapse: `beta_schedule=linear` (KL warm-up over
   `beta_warmup_steps`), `free_bits` (nats per latent dimension the KL may use for free),
   `word_dropout` (each teacher-forced decoder input but GO becomes UNK with this probability).
@@ -58,6 +60,9 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "hidden_size": 128,  # the (lower) decoder LSTM
             "conductor_size": 128,  # hierarchical: the conductor LSTM
             "num_segments": 4,  # hierarchical: conductor steps; divides dataset.seq_len
+            # hierarchical: a segment's first input is the token before it (MusicVAE), or GO
+            # (segments independent given z)
+            "segment_start": "previous",
             "unroll": 1,  # lax.scan unroll factor (speed only)
             "free_bits": 0.0,  # nats per latent dimension not penalized (0 = off)
             "word_dropout": 0.0,  # probability of replacing a decoder input by UNK
@@ -126,6 +131,10 @@ class SeqVAEFamily(vae.VAEFamily):
         for key in ("encoder_size", "conductor_size", "num_segments", "unroll"):
             if not isinstance(m[key], int) or m[key] < 1:
                 raise ConfigError(f"model.{key} must be a positive integer, got {m[key]!r}")
+        if m.segment_start not in ("previous", "go"):
+            raise ConfigError(
+                f"model.segment_start must be previous or go, got {m.segment_start!r}"
+            )
         if not 0.0 <= m.word_dropout < 1.0:
             raise ConfigError(f"model.word_dropout must be in [0, 1), got {m.word_dropout}")
         if m.free_bits < 0 or m.sample_temperature < 0:
@@ -143,6 +152,7 @@ class SeqVAEFamily(vae.VAEFamily):
             hidden_size=m.hidden_size,
             decoder=m.decoder,
             num_segments=m.num_segments,
+            segment_start=m.segment_start,
             conductor_size=m.conductor_size,
             go=seqs.GO,
             unk=seqs.UNK,

@@ -7,9 +7,12 @@
   teacher-forced previous token with z concatenated to it at every step.
 - `HierarchicalDecoder`: a conductor LSTM, initial state tanh(Dense(z)), reads z at each of
   `num_segments` steps and emits one embedding per segment; a lower LSTM decodes every
-  segment from GO, its initial state tanh(Dense(embedding)) and the embedding concatenated
-  to each input. The lower LSTM's state is not passed between segments (as in MusicVAE), so
-  all segments decode in parallel: the (B, U, S) segments are one batch of B*U sequences.
+  segment from its initial state tanh(Dense(embedding)), with the embedding concatenated to
+  each input. The lower LSTM's state is not passed between segments (as in MusicVAE), so in
+  teacher forcing the (B, U, S) segments are one batch of B*U sequences. `segment_start`
+  says what a segment's first input is: "previous", as in MusicVAE, the token before the
+  segment (GO for the first), so generation runs segment after segment; or "go", GO for
+  every segment, which makes the segments independent given z (they generate in parallel).
 
 "Concatenated to the input" is computed as a projection added to the hoisted input
 projection: [x_t, c] W = x_t W_x + c W_c, the same function with one matmul per sequence.
@@ -139,6 +142,7 @@ class SeqVAE(nn.Module):
     unk: int = 0
     eos: int = 0
     pad: int = 0
+    segment_start: str = "previous"  # previous (MusicVAE) | go
     unroll: int = 1  # lax.scan unroll factor of the teacher-forced passes
 
     def setup(self):
@@ -166,16 +170,24 @@ class SeqVAE(nn.Module):
         )
         return jnp.swapaxes(hs, 0, 1).reshape(-1, hs.shape[-1])  # (B*U, Hc), segment-minor
 
+    def _segment_starts(self) -> Array:
+        """(T,) True where a segment's first input is GO rather than the token before it."""
+        t = jnp.arange(self.seq_len)
+        if self.segment_start == "go":
+            return t % (self.seq_len // self.segments) == 0
+        return t == 0
+
     def teacher_inputs(self, x: Array, drop: Array | None = None) -> Array:
-        """GO then the previous target token, per segment: (B*U, S). `drop` (B, T) -> UNK."""
-        b, u = x.shape[0], self.segments
-        seg = x.reshape(b * u, -1)
-        go = jnp.full((b * u, 1), self.go, x.dtype)
-        inputs = jnp.concatenate([go, seg[:, :-1]], axis=1)
+        """The previous target token, GO at segment starts, per segment: (B*U, S).
+
+        `drop` (B, T) replaces inputs by UNK, except GO.
+        """
+        prev = jnp.concatenate([jnp.full((x.shape[0], 1), self.go, x.dtype), x[:, :-1]], axis=1)
+        starts = self._segment_starts()[None]
+        inputs = jnp.where(starts, self.go, prev)
         if drop is not None:
-            first = jnp.arange(inputs.shape[1])[None] == 0  # GO is never dropped
-            inputs = jnp.where(drop.reshape(inputs.shape) & ~first, self.unk, inputs)
-        return inputs
+            inputs = jnp.where(drop & ~starts, self.unk, inputs)
+        return inputs.reshape(x.shape[0] * self.segments, -1)
 
     def logits(self, z: Array, x: Array, drop: Array | None = None) -> Array:
         """Teacher-forced logits (B, T, V) of targets x (B, T) given z (B, L)."""
@@ -183,12 +195,22 @@ class SeqVAE(nn.Module):
         return out.reshape(x.shape[0], x.shape[1], -1)
 
     def generate(self, z: Array, key: Array, temperature) -> Array:
-        """(B, T) tokens decoded from z; all segments in parallel."""
-        c = self.contexts(z)
-        first = jnp.full((c.shape[0],), self.go, jnp.int32)
-        length, banned = self.seq_len // self.segments, (self.go, self.unk, self.pad)
-        toks = self.lower.generate(c, first, length, key, temperature, banned)
-        return toks.reshape(z.shape[0], self.seq_len)
+        """(B, T) tokens decoded from z, segment after segment (in parallel for "go")."""
+        c, b, u = self.contexts(z), z.shape[0], self.segments
+        length, banned = self.seq_len // u, (self.go, self.unk, self.pad)
+        if u == 1 or self.segment_start == "go":
+            first = jnp.full((c.shape[0],), self.go, jnp.int32)
+            toks = self.lower.generate(c, first, length, key, temperature, banned)
+            return toks.reshape(b, self.seq_len)
+        c = c.reshape(b, u, -1)
+        first, segments = jnp.full((b,), self.go, jnp.int32), []
+        for i in range(u):  # U is small and static; each segment is one scan
+            seg = self.lower.generate(
+                c[:, i], first, length, jax.random.fold_in(key, i), temperature, banned
+            )
+            segments.append(seg)
+            first = seg[:, -1]
+        return jnp.concatenate(segments, axis=1)
 
     def __call__(self, x: Array) -> Array:
         mean, _ = self.encode(x)

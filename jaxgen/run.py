@@ -29,15 +29,9 @@ class Run:
         self.state, self.step, self.seed_index = state, step, seed_index
         self.params = family.params_for_eval(state)
         for name in family.public_api + ("sample",):
-            method = getattr(family, name)
-            setattr(
-                self,
-                name,
-                jax.jit(
-                    functools.partial(method, state),
-                    static_argnums=((1,) if name == "sample" else ()),
-                ),
-            )
+            static = family.static_args.get(name, ())
+            bound = functools.partial(getattr(family, name), state)
+            setattr(self, name, jax.jit(bound, static_argnames=static))
 
     def metrics(self) -> list[dict[str, Any]]:
         path = self.workdir / "metrics.jsonl"

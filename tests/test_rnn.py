@@ -206,22 +206,28 @@ def test_h_offsets_give_dL_dh():
     assert float(jnp.abs(g[-1]).sum()) > 0
 
 
-def test_adding_problem_data_follows_hochreiter_schmidhuber():
+@pytest.mark.parametrize("t_lo", [0, 10])
+def test_adding_problem_data_follows_hochreiter_schmidhuber(t_lo):
     rng = np.random.default_rng(0)
     t_min = 50
-    d = seq_data.adding_sequences(rng, 500, t_min)
+    d = seq_data.adding_sequences(rng, 500, t_min, t_lo)
     x, y, n = d["x"], d["target"], d["length"]
-    assert n.min() >= t_min and n.max() <= t_min + t_min // 10
+    assert n.min() >= (t_lo or t_min) and n.max() <= t_min + t_min // 10
+    assert x.shape[1] == t_min + t_min // 10  # every sequence padded to the longest
     marked = x[..., 1] == 1.0
     np.testing.assert_array_equal(marked.sum(1), 2)  # exactly two marks
     first = marked.argmax(1)
     assert first.max() < 10  # X1 among the first ten pairs
     second = marked.shape[1] - 1 - marked[:, ::-1].argmax(1)
-    assert second.max() < t_min // 2  # X2 among the first T/2 - 1 unmarked pairs
+    # X2 among the first T/2 - 1 unmarked pairs of the sequence's own T (<= its length), X1
+    # among the first ten: the later mark lies before max(10, length / 2).
+    assert np.all(second < np.maximum(10, n // 2)) and second.max() < t_min // 2
     np.testing.assert_allclose(y, 0.5 + (x[..., 0] * marked).sum(1) / 4.0, rtol=1e-6)
     ends = x[np.arange(500), n - 1, 1]
     assert np.all(ends == -1.0)  # the last pair is marked -1
     assert np.all(x[np.arange(x.shape[1])[None] >= n[:, None]] == 0.0)  # padding
+    if t_lo:  # the mixed curriculum: lags spread over [t_lo, T], not only long ones
+        assert (n < t_min // 2).mean() > 0.25 and (n >= t_min * 0.9).mean() > 0.05
 
 
 def test_copy_memory_baseline_and_layout():

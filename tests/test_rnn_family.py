@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jaxgen
 from jaxgen.data import sequences as seq_data
+from jaxgen.data import text
 from jaxgen.families import rnn as rnn_family
 from jaxgen.families import seq2seq
 from jaxgen.train import train
@@ -58,6 +61,13 @@ def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
     corpus = json.loads((tmp_path / "lm" / "corpus.json").read_text())
     assert rep["corpus_sha256"] == corpus["corpus_sha256"]
     assert_stdlib_split(corpus["files"])
+    # Through the public API: `length` sets a shape, so load_run compiles per length.
+    run = jaxgen.load_run(tmp_path / "lm")
+    prime = jnp.asarray(text.encode("def main("))[None]
+    for length in (5, 9):
+        out = run.generate(jax.random.PRNGKey(0), prime, length, 0.7)
+        assert out.shape == (1, length) and out.dtype == jnp.int32
+    assert run.sample(jax.random.PRNGKey(1), 2).shape == (2, cfg.model.sample_length)
 
 
 def test_exact_match_counts_tokens_up_to_eos():
@@ -77,3 +87,7 @@ def test_seq2seq_runs_and_decodes(tmp_path, task):
     assert 0.0 <= result.summary["test"]["exact_match"] <= 1.0
     ex = result.summary["report"]["examples"][0]
     assert len(ex["output"]) == len(ex["target"])
+    run = jaxgen.load_run(tmp_path / "s2s")
+    src = jnp.asarray(result.splits.test["x"][:3])
+    for length in (4, 6):
+        assert run.translate(src, length).shape[:2] == (3, length)

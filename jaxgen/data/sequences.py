@@ -14,7 +14,9 @@ from jaxgen.data import Splits
 ADDING_TEST_SIZE = 2560  # Hochreiter & Schmidhuber 1997, Experiment 4
 
 
-def adding_sequences(rng: np.random.Generator, n: int, t_min: int) -> dict[str, np.ndarray]:
+def adding_sequences(
+    rng: np.random.Generator, n: int, t_min: int, t_lo: int = 0
+) -> dict[str, np.ndarray]:
     """The adding problem exactly as Hochreiter & Schmidhuber (1997), Experiment 4.
 
     Each element is a pair (value in [-1, 1], marker in {-1, 0, 1}); lengths are uniform in
@@ -22,19 +24,28 @@ def adding_sequences(rng: np.random.Generator, n: int, t_min: int) -> dict[str, 
     still unmarked pairs (X2). The first and the last pair carry marker -1 unless marked; if
     the first pair is marked, X1 is set to zero. Target: 0.5 + (X1 + X2) / 4.
 
+    Args:
+      t_lo: a mixed curriculum (Zaremba & Sutskever 2014) when 0 < t_lo < t_min: each
+        sequence draws its own minimal length T uniformly from [t_lo, t_min], so short lags
+        (which teach the gates what to store) come mixed with the full ones.
+
     Returns:
-      x (n, T + T//10, 2) float32 zero-padded after each sequence's end, `target` (n,),
-      `length` (n,) int32.
+      x (n, t_min + t_min//10, 2) float32 zero-padded after each sequence's end, `target`
+      (n,), `length` (n,) int32.
     """
     t_max = t_min + t_min // 10
-    lengths = rng.integers(t_min, t_max + 1, n)
+    if 0 < t_lo < t_min:
+        t = rng.integers(t_lo, t_min + 1, n)  # each sequence's own minimal length
+        lengths = t + rng.integers(0, t // 10 + 1)
+    else:  # the draws, in order, of every run before the curriculum existed
+        t = t_min
+        lengths = rng.integers(t_min, t_max + 1, n)
     values = rng.uniform(-1.0, 1.0, (n, t_max))
+    first = rng.integers(0, np.minimum(10, t), n)
+    second = rng.integers(0, np.maximum(t // 2 - 1, 1), n)
     markers = np.zeros((n, t_max))
     rows = np.arange(n)
-    first = rng.integers(0, min(10, t_min), n)
     # The second mark: the r-th still unmarked pair, r uniform among the first T/2 - 1.
-    span = max(t_min // 2 - 1, 1)
-    second = rng.integers(0, span, n)
     second = second + (second >= first)  # skip the already marked pair
     markers[rows, 0] = -1.0
     markers[rows, lengths - 1] = -1.0
@@ -52,11 +63,15 @@ def adding_sequences(rng: np.random.Generator, n: int, t_min: int) -> dict[str, 
 
 
 def adding(cfg: ConfigDict) -> Splits:
-    """Adding problem with minimal length `dataset.seq_len`; test has 2,560 sequences."""
+    """Adding problem with minimal length `dataset.seq_len`; test has 2,560 sequences.
+
+    `dataset.curriculum_min_len` > 0 mixes shorter lags into the training set only (see
+    `adding_sequences`); validation and test stay at `seq_len`.
+    """
     rng = np.random.default_rng(cfg.seed)
     t = int(cfg.get("seq_len", 100))
     n = int(cfg.get("num_points", 10_000))
-    train = adding_sequences(rng, n, t)
+    train = adding_sequences(rng, n, t, int(cfg.get("curriculum_min_len", 0)))
     val = adding_sequences(rng, ADDING_TEST_SIZE, t)
     test = adding_sequences(rng, ADDING_TEST_SIZE, t)
     return Splits(train=train, val=val, test=test, info={"seq_len": t, "output_dim": 1})

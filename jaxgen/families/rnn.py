@@ -66,6 +66,7 @@ def config(task: str = "adding", **model) -> ConfigDict:
     cfg.dataset.seq_len = 100  # adding: minimal length T; copy: lag; lm: window length
     cfg.dataset.num_symbols = 10  # copy: symbols to remember
     cfg.dataset.max_chars = 0  # lm: cap per split (0 = all)
+    cfg.dataset.curriculum_min_len = 0  # adding: mix training lags from this up to seq_len
     cfg.optimizer.grad_clip = 1.0  # exploding gradients are part of the story; clip them
     return cfg
 
@@ -129,9 +130,11 @@ class RNNFamily(Family):
     """Trains one recurrent cell on one sequence task through the shared loop."""
 
     public_api = ("predict", "hidden_grad_norms", "generate")
+    static_args = {"sample": ("num",), "generate": ("length",)}
 
     def __init__(self, config: ConfigDict):
         super().__init__(config)
+        self._step_shape: tuple[int, ...] = (2,) if config.model.task == "adding" else (28,)
         m = config.model
         if m.task not in TASKS:
             raise ConfigError(f"model.task must be one of {', '.join(TASKS)}, got {m.task!r}")
@@ -161,6 +164,9 @@ class RNNFamily(Family):
         return COPY_VOCAB if self.config.model.task == "copy" else len(VOCAB)
 
     def init(self, key, batch):
+        # The per-step feature shape, for `_example_model` (the loop calls `init`, or traces
+        # it for shapes, before any step, evaluation or `load_run` method).
+        self._step_shape = tuple(batch["x"].shape[2:])
         model = self.module(batch)
         params = model.init(key, batch["x"][:1], self._lengths(batch, 1))["params"]
         tx = make_optimizer(self.config.optimizer, self.total_steps)
@@ -176,8 +182,7 @@ class RNNFamily(Family):
         task = self.config.model.task
         if task in ("copy", "lm"):
             return self.module({"x": jnp.zeros((1, 1), jnp.int32)})
-        d = (1, 1, 2) if task == "adding" else (1, 28, 28)
-        return self.module({"x": jnp.zeros(d)})
+        return self.module({"x": jnp.zeros((1, 1, *self._step_shape))})
 
     # -- losses --------------------------------------------------------------------------
     def per_example(self, params, batch, h_offsets=None) -> dict[str, jax.Array]:

@@ -82,6 +82,7 @@ def exact_match(pred, y):
 
 class Seq2SeqFamily(Family):
     public_api = ("translate",)
+    static_args = {"sample": ("num",), "translate": ("length",)}
 
     def __init__(self, config: ConfigDict):
         super().__init__(config)

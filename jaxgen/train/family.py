@@ -33,6 +33,9 @@ class Family(abc.ABC):
 
     #: Names of methods `jaxgen.load_run` binds to the trained state, e.g. ("encode", "decode").
     public_api: tuple[str, ...] = ()
+    #: Arguments of public methods that set shapes (lengths, counts): `load_run` compiles a
+    #: method once per value of these instead of tracing them, e.g. {"generate": ("length",)}.
+    static_args: dict[str, tuple[str, ...]] = {"sample": ("num",)}
 
     def __init__(self, config: ConfigDict):
         self.config = config

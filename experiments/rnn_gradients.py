@@ -27,6 +27,7 @@ from jaxgen import plotting
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.loop import Trainer, seed_slice
 from jaxgen.train.rundir import experiment_dir, write_json
@@ -103,6 +104,16 @@ def run(config: ConfigDict, workdir: str) -> dict:
     )
     np.savez(workdir / "grad_norms.npz", **{k: v[1] for k, v in series.items()})
     summary = {"rows": rows}
+    trained = [r for r in rows if r["when"] == "trained"]
+    summary["results"] = [
+        result_row(
+            f"Vanishing gradient, adding problem T={t_min}, after training",
+            "||dL/dh_0|| / ||dL/dh_T|| (how much error signal reaches the first step): "
+            + " / ".join(r["cell"] for r in trained),
+            " / ".join(f"{r['ratio_t0_over_last']:.2g}" for r in trained),
+            "make rnn-gradients",
+        )
+    ]
     write_json(workdir / "summary.json", summary)
     table = markdown_table(rows)
     (workdir / "results.md").write_text(table)

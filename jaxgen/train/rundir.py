@@ -139,8 +139,11 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def experiment_dir(workdir: str | Path, config: Any) -> Path:
-    """An experiment module's run folder: created, with the experiment's config.json in it."""
+    """An experiment module's run folder: created, with the experiment's config.json and the
+    env.json of this session in it (the versions its results were measured with, also when
+    every sub-run is reused rather than trained)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     write_json(workdir / "config.json", config.to_dict())
+    write_json(workdir / "env.json", environment())
     return workdir

@@ -100,10 +100,10 @@ def get_config(arg: str | None = None) -> ConfigDict:
     elif arg == "tiny":
         c.cells = ("rnn", "lstm")
         c.lags = (6,)
-        c.base.num_seeds = 2
+        c.base.num_seeds = 1
         c.base.dataset.num_points = 512
         c.base.dataset.curriculum_min_len = 3
-        c.base.train.num_epochs = 2
+        c.base.train.num_epochs = 1
     elif arg is not None:
         raise ValueError(f"unknown arg {arg!r} (sweep, long, ablation, quick, tiny)")
     c.base.train.progress = arg not in ("tiny",)

@@ -128,6 +128,11 @@ def _k(n: int | None) -> str:
     return "not solved" if n is None else f"{n / 1000:.0f}k"
 
 
+def _ours(rows: list[dict]) -> str:
+    """The results cell: each row's worst seed and when every seed was solved."""
+    return " / ".join(f"{r['wrong_worst']} ({_k(r['sequences_to_solve'])})" for r in rows)
+
+
 def _solved_at(sub: Path, n: int, batch: int, seeds: int) -> list[int | None]:
     """Training sequences after which each seed first had <= 1 wrong validation sequence."""
     out: list[int | None] = [None] * seeds
@@ -215,7 +220,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
             "wrong of 2,560 (|err| >= 0.04), worst of "
             f"{at[0]['seeds']} seeds / sequences to <= 1 wrong: "
             + " / ".join(r["cell"] for r in at),
-            " / ".join(f"{r['wrong_worst']} ({_k(r['sequences_to_solve'])})" for r in at),
+            _ours(at),
             config.command,
             PUBLISHED.get(int(lag), ""),
         )
@@ -231,7 +236,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
                     "wrong of 2,560, worst of "
                     f"{at[0]['seeds']} seeds (sequences to <= 1 wrong): "
                     + " / ".join(r["variant"] for r in at),
-                    " / ".join(f"{r['wrong_worst']} ({_k(r['sequences_to_solve'])})" for r in at),
+                    _ours(at),
                     config.command,
                 )
             )

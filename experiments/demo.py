@@ -48,7 +48,8 @@ def _char_lm(s: dict) -> str:
     rep = s["report"]
     sample = " ".join(rep["samples"]["0.5"].split())[:60]
     return (
-        f"{rep['heldout_bpc_stateful']:.2f} bits/char held out (gzip {rep['gzip_bpc']:.2f}); "
+        f"{rep['heldout_bpc_stateful']:.2f} bits/char held out (lzma {rep['lzma_bpc']:.2f}, "
+        f"primed with the training text {rep['lzma_primed_bpc']:.2f}); "
         f"sample: {sample!r}"
     )
 

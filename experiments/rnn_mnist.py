@@ -2,7 +2,7 @@
 
 Run:
   python -m jaxgen.main --config experiments/rnn_mnist.py --workdir runs/rnn_mnist
-  (make rnn-mnist)
+  (make rnn-mnist; 12 epochs per cell, the five cells one after another)
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.cells = ("rnn", "lstm", "peephole", "coupled", "gru")
     c.base = rnn_family.config("classify", hidden_size=128)
     c.base.train.batch_size = 128
-    c.base.train.num_epochs = 2
+    # 2 epochs at a constant 2e-3 gave the LSTM 97.2%; the usual ~98.5% needs a longer run
+    # whose learning rate decays (cosine over 12 epochs).
+    c.base.train.num_epochs = 12
     c.base.optimizer.lr = 2e-3
+    c.base.optimizer.schedule = "cosine"
     if arg == "tiny":
         c.cells = ("lstm",)
         c.base.dataset.num_train = 512
@@ -58,6 +61,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
                 "test accuracy: " + " / ".join(r["cell"] for r in rows),
                 " / ".join(f"{r['test_accuracy']:.4f}" for r in rows),
                 "make rnn-mnist",
+                published="LSTM ~0.985 (common Adam baselines)",
             )
         ],
     }

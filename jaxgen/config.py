@@ -42,6 +42,9 @@ def train_config(**overrides) -> ConfigDict:
             "checkpoint_every_steps": 0,  # 0 = at the end of every epoch
             "max_checkpoints": 2,
             "eval_every_epochs": 1,
+            # False: batches in the dataset's order every epoch (a stateful RNN reading
+            # contiguous streams, `dataset.streams`); True: a fresh permutation per epoch.
+            "shuffle": True,
             "progress": True,  # progress bar on stderr
         }
     )

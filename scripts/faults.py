@@ -161,7 +161,11 @@ def fingerprint(workdir: Path) -> dict:
     return {
         "step": int(meta["step"]),
         "arrays": [np.asarray(x) for x in jax.tree.leaves(state)],
-        "metrics": MetricsLog(workdir / "metrics.jsonl").read(),
+        # Every logged number but the clock (training seconds differ from run to run).
+        "metrics": [
+            {k: v for k, v in r.items() if k != "train_seconds"}
+            for r in MetricsLog(workdir / "metrics.jsonl").read()
+        ],
         "summary": {k: summary.get(k) for k in ("val", "test")},
     }
 

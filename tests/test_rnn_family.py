@@ -46,15 +46,24 @@ def test_lstm_learns_a_tiny_adding_problem_better_than_chance(tmp_path):
 
 
 def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
-    cfg = _tiny(rnn_family.config("lm", cell="gru", hidden_size=16), batch=16)
+    # Two stacked cells, trained by truncated BPTT on 16 streams that carry their state.
+    cfg = _tiny(rnn_family.config("lm", cell="gru", hidden_size=16, num_layers=2), batch=16)
     cfg.dataset.seq_len = 20
     cfg.dataset.max_chars = 4000
+    cfg.dataset.streams = 16
+    cfg.train.shuffle = False
+    cfg.model.dropout = 0.1
     cfg.model.eval_chars = 1500
     cfg.model.sample_length = 12
     cfg.lock()
     result = train(cfg, tmp_path / "lm")
+    (h0,), (h1,) = result.seed_state(0).carry
+    assert h1.shape == (16, 16) and float(jnp.abs(h1).max()) > 0  # carried, not reset
     rep = result.summary["report"]
-    assert {"gzip_bpc", "bz2_bpc", "lzma_bpc", "heldout_bpc_stateful"} <= set(rep)
+    names = {"heldout_bpc_stateful"} | {
+        f"{k}{p}_bpc" for k in ("gzip", "bz2", "lzma") for p in ("", "_primed")
+    }
+    assert names <= set(rep)
     assert 0 < rep["heldout_bpc_stateful"] < 8
     assert np.isclose(result.summary["test"]["bpc"], result.summary["test"]["loss"] / np.log(2))
     assert len(rep["samples"]["1.0"]) == len(cfg.model.prime) + 12

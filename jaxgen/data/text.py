@@ -98,19 +98,52 @@ def windows(ids: np.ndarray, seq_len: int) -> dict[str, np.ndarray]:
     return {"x": x.astype(np.int32), "y": y.astype(np.int32)}
 
 
+def stream_windows(ids: np.ndarray, seq_len: int, num_streams: int) -> dict[str, np.ndarray]:
+    """Windows ordered for truncated BPTT that carries the state from batch to batch.
+
+    The text is cut into `num_streams` contiguous pieces; example `j * num_streams + b` is
+    window j of piece b. Read in order with batch size `num_streams`, row b of every batch
+    continues row b of the batch before, so a carried state has seen all of its piece so far.
+
+    >>> w = stream_windows(np.arange(13), seq_len=2, num_streams=2)
+    >>> w["x"].tolist()  # pieces [0..5] and [6..11]
+    [[0, 1], [6, 7], [2, 3], [8, 9], [4, 5], [10, 11]]
+    """
+    per = (len(ids) - 1) // (num_streams * seq_len) * seq_len  # characters per piece
+    if per == 0:
+        raise DataError(f"{len(ids)} characters are too few for {num_streams} streams of {seq_len}")
+    x = ids[: num_streams * per].reshape(num_streams, per // seq_len, seq_len)
+    y = ids[1 : num_streams * per + 1].reshape(num_streams, per // seq_len, seq_len)
+    # (streams, windows, T) -> (windows, streams, T) -> examples in window-major order.
+    order = {"x": x.transpose(1, 0, 2), "y": y.transpose(1, 0, 2)}
+    return {k: v.reshape(-1, seq_len).astype(np.int32) for k, v in order.items()}
+
+
 def stdlib_chars(cfg: ConfigDict) -> Splits:
     """Character windows of length `dataset.seq_len` from the standard library's sources.
+
+    Training windows are shuffled, or, with `dataset.streams` = B > 0, ordered as B
+    contiguous streams (`stream_windows`) for a model that carries its state across batches
+    (run it with `train.batch_size` = B and `train.shuffle` = False). Validation and test
+    windows are `dataset.eval_seq_len` long (0: `seq_len`), so that a model evaluated from a
+    zero state at each window's start loses little to the cold start.
 
     The held-out test text itself (for stateful evaluation and compressor baselines) and the
     file lists travel in `info`.
     """
     c = corpus(cfg.get("data_dir") or None, int(cfg.get("max_chars", 0)))
     t = int(cfg.get("seq_len", 100))
-    parts = {s: windows(c["streams"][s], t) for s in ("train", "val", "test")}
-    # Shuffle training windows once (the loop reshuffles every epoch; this makes
-    # `dataset.num_train` caps take windows from all files, not the first few).
-    perm = np.random.default_rng(cfg.seed).permutation(len(parts["train"]["x"]))
-    parts["train"] = {k: v[perm] for k, v in parts["train"].items()}
+    t_eval = int(cfg.get("eval_seq_len", 0)) or t
+    num_streams = int(cfg.get("streams", 0))
+    parts = {s: windows(c["streams"][s], t_eval) for s in ("val", "test")}
+    if num_streams:
+        parts["train"] = stream_windows(c["streams"]["train"], t, num_streams)
+    else:
+        parts["train"] = windows(c["streams"]["train"], t)
+        # Shuffle training windows once (the loop reshuffles every epoch; this makes
+        # `dataset.num_train` caps take windows from all files, not the first few).
+        perm = np.random.default_rng(cfg.seed).permutation(len(parts["train"]["x"]))
+        parts["train"] = {k: v[perm] for k, v in parts["train"].items()}
     info = {
         "vocab_size": len(VOCAB),
         "vocab": VOCAB,
@@ -121,5 +154,6 @@ def stdlib_chars(cfg: ConfigDict) -> Splits:
         "chars": {s: len(v) for s, v in c["streams"].items()},
         "test_text": c["texts"]["test"],
         "test_ids": c["streams"]["test"],
+        "train_text": c["texts"]["train"],
     }
     return Splits(**parts, info=info)

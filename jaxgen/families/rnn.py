@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -29,6 +30,7 @@ from jaxgen.config import ConfigDict, base_config
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import sequence as seq_eval
 from jaxgen.models import rnn
+from jaxgen.sampling import named_key
 from jaxgen.train.family import Batch, Family
 from jaxgen.train.optim import make_optimizer
 
@@ -43,6 +45,8 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "task": "adding",  # adding | classify | copy | lm
             "cell": "lstm",  # rnn | lstm | peephole | coupled | gru
             "hidden_size": 64,
+            "num_layers": 1,  # stacked cells
+            "dropout": 0.0,  # between layers and before the readout, in training
             "num_classes": 10,  # classify
             "forget_bias": 1.0,
             "unroll": 1,  # lax.scan unroll factor
@@ -66,6 +70,8 @@ def config(task: str = "adding", **model) -> ConfigDict:
     cfg.dataset.seq_len = 100  # adding: minimal length T; copy: lag; lm: window length
     cfg.dataset.num_symbols = 10  # copy: symbols to remember
     cfg.dataset.max_chars = 0  # lm: cap per split (0 = all)
+    cfg.dataset.streams = 0  # lm: > 0 trains on contiguous streams, state carried (TBPTT)
+    cfg.dataset.eval_seq_len = 0  # lm: validation/test window length (0 = seq_len)
     cfg.dataset.curriculum_min_len = 0  # adding: mix training lags from this up to seq_len
     cfg.optimizer.grad_clip = 1.0  # exploding gradients are part of the story; clip them
     return cfg
@@ -84,8 +90,33 @@ def variant(cfg: ConfigDict, **dotted) -> ConfigDict:
     return out
 
 
+class _Stack:
+    """Bound cells stacked for one step at a time, with the `input_projection` / `step`
+    interface of `rnn.Cell`, so `rnn.sample_tokens` runs a deep model unchanged."""
+
+    def __init__(self, cells):
+        self.cells = cells
+
+    def input_projection(self, x_seq):
+        return self.cells[0].input_projection(x_seq)
+
+    def step(self, carry, px):
+        carry0, h = self.cells[0].step(carry[0], px)
+        out = [carry0]
+        for cell, c in zip(self.cells[1:], carry[1:], strict=True):
+            c, h = cell.step(c, cell.input_projection(h[:, None])[0])
+            out.append(c)
+        return tuple(out), h
+
+
 class SequenceModel(nn.Module):
-    """A cell over the sequence and a dense readout (at the last valid step, or every step)."""
+    """`num_layers` cells over the sequence and a dense readout (at the last valid step, or
+    every step). The carry is a tuple with one cell carry per layer.
+
+    Layers run one after another, each as one scan whose input projection is one matmul
+    over the whole sequence. `dropout` (Zaremba et al. 2014) drops the non-recurrent
+    connections only: between layers and before the readout, in training.
+    """
 
     cell: str
     hidden_size: int
@@ -95,35 +126,60 @@ class SequenceModel(nn.Module):
     x_dim: int = 0
     forget_bias: float = 1.0
     unroll: int = 1
+    num_layers: int = 1
+    dropout: float = 0.0
 
     def setup(self):
+        kw = {"forget_bias": self.forget_bias}
         self.rnn = rnn.make_cell(
-            self.cell,
-            self.hidden_size,
-            x_dim=self.x_dim,
-            num_embeddings=self.num_embeddings,
-            forget_bias=self.forget_bias,
+            self.cell, self.hidden_size, x_dim=self.x_dim, num_embeddings=self.num_embeddings, **kw
         )
+        self.upper = [
+            rnn.make_cell(self.cell, self.hidden_size, x_dim=self.hidden_size, **kw)
+            for _ in range(self.num_layers - 1)
+        ]
+        self.drop = nn.Dropout(self.dropout)
         self.readout = nn.Dense(self.out_dim)
 
-    def __call__(self, x, lengths=None, carry=None, h_offsets=None):
-        """Returns (outputs, final carry); outputs (B, out) or time-major (T, B, out)."""
+    def _cells(self):
+        return [self.rnn, *self.upper]
+
+    def __call__(self, x, lengths=None, carry=None, h_offsets=None, train=False):
+        """Returns (outputs, final carry); outputs (B, out) or time-major (T, B, out).
+
+        `h_offsets` (T, B, H) is added to the top layer's hidden states (see `rnn.scan`).
+        """
         if not self.num_embeddings:
             x = x.reshape(x.shape[0], x.shape[1], -1)
-        carry, hs = rnn.scan(self.rnn, x, carry, h_offsets, unroll=self.unroll)
+        if carry is None:
+            carry = self.initial_carry(x.shape[0])
+        cells, finals, hs = self._cells(), [], x
+        for i, cell in enumerate(cells):
+            offsets = h_offsets if i == len(cells) - 1 else None
+            if i > 0:  # hs is time-major (T, B, H); the next cell reads batch-major
+                hs = jnp.swapaxes(self.drop(hs, deterministic=not train), 0, 1)
+            c, hs = rnn.scan(cell, hs, carry[i], offsets, unroll=self.unroll)
+            finals.append(c)
+        hs = self.drop(hs, deterministic=not train)
         if self.many_to_one:
-            return self.readout(rnn.last_valid(hs, lengths)), carry
-        return self.readout(hs), carry
+            return self.readout(rnn.last_valid(hs, lengths)), tuple(finals)
+        return self.readout(hs), tuple(finals)
 
     def initial_carry(self, batch_size: int):
-        return self.rnn.initial_carry(batch_size)
+        return tuple(c.initial_carry(batch_size) for c in self._cells())
 
     def generate(self, key, prime, length: int, temperature):
         """Feeds `prime` (B, P) then samples `length` tokens: (B, length)."""
-        carry, _ = rnn.scan(self.rnn, prime[:, :-1])
+        _, carry = self(prime[:, :-1])
         return rnn.sample_tokens(
-            self.rnn, self.readout, key, prime[:, -1], carry, length, temperature
+            _Stack(self._cells()), self.readout, key, prime[:, -1], carry, length, temperature
         )
+
+
+class CarryState(train_state.TrainState):
+    """A TrainState that also holds the recurrent carry of a stateful (TBPTT) run, or None."""
+
+    carry: Any = None
 
 
 class RNNFamily(Family):
@@ -140,6 +196,20 @@ class RNNFamily(Family):
             raise ConfigError(f"model.task must be one of {', '.join(TASKS)}, got {m.task!r}")
         if m.cell not in rnn.CELLS:
             raise ConfigError(f"model.cell must be one of {', '.join(rnn.CELLS)}, got {m.cell!r}")
+        if m.num_layers < 1 or not 0.0 <= m.dropout < 1.0:
+            raise ConfigError(
+                f"model.num_layers must be >= 1 and model.dropout in [0, 1), got "
+                f"{m.num_layers} and {m.dropout}"
+            )
+        self.stateful = bool(config.dataset.get("streams", 0))
+        if self.stateful and (
+            config.train.shuffle or config.train.batch_size != config.dataset.streams
+        ):
+            raise ConfigError(
+                f"dataset.streams={config.dataset.streams} carries the state from batch to "
+                f"batch: it needs train.shuffle=False and train.batch_size={config.dataset.streams}"
+                f" (got shuffle={config.train.shuffle}, batch_size={config.train.batch_size})"
+            )
 
     def module(self, batch: Batch) -> SequenceModel:
         m, task = self.config.model, self.config.model.task
@@ -155,6 +225,8 @@ class RNNFamily(Family):
             x_dim=0 if tokens else math.prod(x.shape[2:]),
             forget_bias=m.forget_bias,
             unroll=m.unroll,
+            num_layers=m.num_layers,
+            dropout=m.dropout,
         )
 
     def _vocab(self) -> int:
@@ -170,7 +242,13 @@ class RNNFamily(Family):
         model = self.module(batch)
         params = model.init(key, batch["x"][:1], self._lengths(batch, 1))["params"]
         tx = make_optimizer(self.config.optimizer, self.total_steps)
-        return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+        # The carry travels in the state, so a resumed run continues every stream exactly.
+        carry = (
+            model.apply({"params": params}, batch["x"].shape[0], method="initial_carry")
+            if self.stateful
+            else None
+        )
+        return CarryState.create(apply_fn=model.apply, params=params, tx=tx, carry=carry)
 
     @staticmethod
     def _lengths(batch, n=None):
@@ -185,12 +263,27 @@ class RNNFamily(Family):
         return self.module({"x": jnp.zeros((1, 1, *self._step_shape))})
 
     # -- losses --------------------------------------------------------------------------
-    def per_example(self, params, batch, h_offsets=None) -> dict[str, jax.Array]:
-        """Per-example loss and metrics of the task, each of shape (B,)."""
-        model, task = self._example_model(), self.config.model.task
-        out, _ = model.apply(
-            {"params": params}, batch["x"], self._lengths(batch), h_offsets=h_offsets
+    def per_example(
+        self, params, batch, h_offsets=None, carry=None, dropout_key=None
+    ) -> tuple[dict[str, jax.Array], Any]:
+        """Per-example loss and metrics of the task, each of shape (B,), and the final carry.
+
+        `dropout_key` turns training mode on (dropout, if the model has any).
+        """
+        model = self._example_model()
+        out, carry = model.apply(
+            {"params": params},
+            batch["x"],
+            self._lengths(batch),
+            carry=carry,
+            h_offsets=h_offsets,
+            train=dropout_key is not None,
+            rngs=None if dropout_key is None else {"dropout": dropout_key},
         )
+        return self._metrics(out, batch), carry
+
+    def _metrics(self, out, batch) -> dict[str, jax.Array]:
+        task = self.config.model.task
         if task == "adding":
             err = out[:, 0] - batch["target"]
             return {
@@ -215,19 +308,24 @@ class RNNFamily(Family):
         return metrics
 
     def train_step(self, state, batch, key):
-        del key  # deterministic given the batch
+        # Truncated BPTT: a stateful run starts from the carry the last batch left (no
+        # gradient flows back into it); the key only draws dropout masks.
+        carry = jax.lax.stop_gradient(state.carry) if self.stateful else None
+        dropout_key = named_key(key, "dropout") if self.config.model.dropout else None
 
         def loss_fn(params):
-            m = self.per_example(params, batch)
-            return m["loss"].mean(), m
+            m, carry_out = self.per_example(params, batch, carry=carry, dropout_key=dropout_key)
+            return m["loss"].mean(), (m, carry_out)
 
-        (loss, m), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        (loss, (m, carry_out)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         state = state.apply_gradients(grads=grads)
+        if self.stateful:
+            state = state.replace(carry=carry_out)
         metrics = {k: v.mean() for k, v in m.items()}
         return state, {**metrics, "loss": loss, "grad_norm": optax.global_norm(grads)}
 
     def eval_step(self, state, batch, key):
-        return self.per_example(state.params, batch)
+        return self.per_example(state.params, batch)[0]
 
     # -- the public API ------------------------------------------------------------------
     def predict(self, state, x, lengths=None):
@@ -242,7 +340,7 @@ class RNNFamily(Family):
         """
         x = batch["x"]
         offsets = jnp.zeros((x.shape[1], x.shape[0], self.config.model.hidden_size))
-        g = jax.grad(lambda d: self.per_example(state.params, batch, d)["loss"].mean())(offsets)
+        g = jax.grad(lambda d: self.per_example(state.params, batch, d)[0]["loss"].mean())(offsets)
         return jnp.linalg.norm(g, axis=-1).mean(1)
 
     def generate(self, state, key, prime, length: int, temperature=1.0):
@@ -316,6 +414,7 @@ class RNNFamily(Family):
         held_out = text.decode_fast(ids)
         bpc = self.stream_bpc(state, ids)
         comp = seq_eval.compressor_bpc(held_out)
+        primed = seq_eval.compressor_bpc(held_out, primed_with=info["train_text"])
         samples = {}
         prime = jnp.asarray(text.encode(m.prime))[None]
         for temp in (0.5, 1.0):
@@ -340,6 +439,7 @@ class RNNFamily(Family):
             "heldout_chars": int(len(ids)),
             "heldout_bpc_stateful": bpc,
             **{f"{k}_bpc": v for k, v in comp.items()},
+            **{f"{k}_primed_bpc": v for k, v in primed.items()},
             "corpus_sha256": info["corpus_sha256"],
             "samples": samples,
         }

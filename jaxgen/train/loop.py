@@ -188,6 +188,8 @@ class Trainer:
 
     # -- training -----------------------------------------------------------------------
     def _perm(self, root, epoch):
+        if not self.config.train.shuffle:
+            return jnp.arange(self.num_train)
         return jax.random.permutation(
             jax.random.fold_in(named_key(root, "shuffle"), epoch), self.num_train
         )
@@ -503,6 +505,9 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
         log.truncate_after(step)
         print(f"jaxgen: resuming {workdir} from step {step}", flush=True)
     state = parallel.replicate(state, trainer.mesh)
+    # Training seconds summed over the sessions of a resumed run (for learning curves
+    # against time): the earlier sessions' total is the last logged value.
+    prior_seconds = max((r.get("train_seconds", 0.0) for r in log.read()), default=0.0)
 
     spe, total = trainer.steps_per_epoch, trainer.total_steps
     stop = min(total, stop_at_step) if stop_at_step is not None else total
@@ -578,6 +583,7 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                     "step": step,
                     "epoch": step / spe,
                     "split": "train",
+                    "train_seconds": prior_seconds + time.time() - t_train,
                     **_summarize({k: np.mean(v, axis=-1) for k, v in metrics.items()}),
                 }
                 log.write(row)

@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(MAIN) --config experiments/demo.py --workdir $(RUNS)/demo
 
+# Two pytest-xdist workers: most tests are bound by XLA's single-threaded compiler.
 test: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n 2
 
 lint: setup
 	.venv/bin/ruff check .

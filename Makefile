@@ -84,6 +84,10 @@ rnn-gradients: setup
 rnn-copy: setup
 	$(MAIN) --config experiments/rnn_copy.py --workdir $(RUNS)/rnn_copy
 
+.PHONY: rnn-copy-long
+rnn-copy-long: setup
+	$(MAIN) --config experiments/rnn_copy.py:long --workdir $(RUNS)/rnn_copy_long
+
 .PHONY: rnn-mnist
 rnn-mnist: setup
 	$(MAIN) --config experiments/rnn_mnist.py --workdir $(RUNS)/rnn_mnist

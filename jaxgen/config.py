@@ -42,6 +42,7 @@ def train_config(**overrides) -> ConfigDict:
             "checkpoint_every_steps": 0,  # 0 = at the end of every epoch
             "max_checkpoints": 2,
             "eval_every_epochs": 1,
+            "eval_every_steps": 0,  # > 0: also evaluate val at chunk ends every this many steps
             # False: batches in the dataset's order every epoch (a stateful RNN reading
             # contiguous streams, `dataset.streams`); True: a fresh permutation per epoch.
             "shuffle": True,
@@ -289,8 +290,13 @@ def to_json(config: ConfigDict) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
-def from_json(text: str) -> ConfigDict:
-    """Rebuilds a locked config from `config.json` (tuples come back as tuples)."""
+def from_json(text: str, source: str = "config.json") -> ConfigDict:
+    """Rebuilds a locked config from `config.json` (tuples come back as tuples).
+
+    Raises:
+      ConfigError: `text` is not a JSON object (a garbled or truncated file); `source`
+        names it in the message.
+    """
 
     def fix(v):
         if isinstance(v, dict):
@@ -299,6 +305,12 @@ def from_json(text: str) -> ConfigDict:
             return tuple(fix(x) for x in v)
         return v
 
-    config = ConfigDict(fix(json.loads(text)))
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        raise ConfigError(f"{source} is not valid JSON ({e}); the run folder is damaged") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} holds no config (a JSON object); the run folder is damaged")
+    config = ConfigDict(fix(raw))
     config.lock()
     return config

@@ -59,7 +59,7 @@ def load_run(
     cfg_path = workdir / "config.json"
     if not cfg_path.is_file():
         raise CheckpointError(f"{workdir} is not a run folder (no config.json)")
-    config = from_json(cfg_path.read_text())
+    config = from_json(cfg_path.read_text(), str(cfg_path))
     family = make_family(config)
     splits = splits if splits is not None else data_lib.load(config.dataset)
     trainer = Trainer(config, family, splits)

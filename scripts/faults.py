@@ -151,7 +151,7 @@ def fingerprint(workdir: Path) -> dict:
     from jaxgen.train.rundir import MetricsLog
 
     workdir = Path(workdir)
-    config = from_json((workdir / "config.json").read_text())
+    config = from_json((workdir / "config.json").read_text(), str(workdir / "config.json"))
     ckpt = Checkpointer(workdir / "checkpoints")
     try:
         state, meta = ckpt.restore(prepare(config).abstract_state())

@@ -89,3 +89,29 @@ def test_primed_compressor_charges_only_the_new_bytes():
     assert primed["lzma"] == pytest.approx(8 * extra / len(held_out))
     # Text the compressor has seen costs far less than cold.
     assert primed["lzma"] < 0.5 * seq_eval.compressor_bpc(held_out)["lzma"]
+
+
+def test_dynamic_evaluation_learns_a_text_the_model_never_saw():
+    """Adapting while reading (scored before each update) codes a repetitive text shorter."""
+    fam = rnn_family.RNNFamily(_stateful())
+    x = jnp.zeros((2, 5), jnp.int32)
+    state = fam.init(jax.random.PRNGKey(0), {"x": x, "y": x})
+    pattern = np.random.default_rng(0).integers(0, len(text.VOCAB), 7)
+    ids = np.tile(pattern, 600)
+    static = fam.stream_bpc(state, ids, streams=4, chunk=50)
+    dynamic = fam.stream_bpc(state, ids, streams=4, chunk=50, adapt_lr=1.0)
+    assert dynamic < 0.8 * static, (static, dynamic)
+
+
+def test_subpackages_join_the_training_split_only(tmp_path):
+    for i in range(10):
+        (tmp_path / f"m{i}.py").write_text(f"x = {i}\n")
+    for pkg in ("email", "test", "site-packages"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "mod.py").write_text(f"# {pkg}\n")
+    plain = text.corpus(str(tmp_path))
+    more = text.corpus(str(tmp_path), subpackages=True)
+    assert more["files"]["val"] == plain["files"]["val"]
+    assert more["files"]["test"] == plain["files"]["test"]
+    assert more["files"]["train"] == plain["files"]["train"] + ["email/mod.py", "test/mod.py"]
+    assert more["sha256"] != plain["sha256"]

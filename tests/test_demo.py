@@ -9,7 +9,6 @@ import pytest
 from jaxgen.report import local_links
 from tests.conftest import run_cli
 
-
 # The steps in three groups, so that pytest-xdist's workers run them side by side; together
 # they are every step of the demo (checked below).
 GROUPS = ("pca_vs_ae,ae_denoising,vae", "gan_1d,gan_2d", "rnn_adding,char_lm")

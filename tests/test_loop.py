@@ -207,3 +207,14 @@ def test_data_parallel_matches_one_device(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK" in proc.stdout
+
+
+def test_validation_every_n_steps_and_cumulative_training_seconds(tmp_path):
+    # Validation at the end of every 4-step chunk, not only at the epoch's end.
+    cfg = tiny_ae_config(num_epochs=1, steps_per_scan=4, eval_every_steps=4)
+    result = train(cfg, tmp_path / "run")
+    steps = result.summary["steps"]
+    val = [r["step"] for r in _rows(tmp_path / "run", "val") if not r.get("final")]
+    assert len(val) > 2 and val == sorted(set(range(4, steps + 1, 4)) | {steps})
+    seconds = [r["train_seconds"] for r in _rows(tmp_path / "run", "train")]
+    assert seconds == sorted(seconds) and seconds[0] > 0

@@ -305,3 +305,20 @@ def test_reproduce_refuses_an_unfinished_run(folder, capsys):
     train(_config(), folder / "unfinished", stop_at_step=5)
     assert reproduce.main([str(folder / "unfinished")]) == 2
     assert "has not finished" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("garbled", ['{"seed": 0, "model": {', "[1, 2]"])
+def test_a_garbled_config_json_is_one_jaxgen_error(folder, capsys, garbled):
+    import jaxgen
+    from jaxgen import reproduce
+    from jaxgen.errors import ConfigError
+
+    run = folder / f"garbled{len(garbled)}"
+    run.mkdir()
+    (run / "config.json").write_text(garbled)
+    (run / "summary.json").write_text("{}")  # finished, as far as reproduce can tell
+    with pytest.raises(ConfigError, match="config.json .*damaged"):
+        jaxgen.load_run(run)
+    assert reproduce.main([str(run)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "damaged" in err[0] and "Traceback" not in err[0], err

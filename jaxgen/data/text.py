@@ -53,23 +53,44 @@ def split_files(files: list[Path]) -> dict[str, list[Path]]:
     return out
 
 
-def corpus(root: str | None = None, max_chars: int = 0) -> dict:
-    """Encoded train/val/test streams, file lists and the corpus hash."""
+def subpackage_files(root: str | None = None) -> list[Path]:
+    """The `*.py` files in the standard library's subfolders (its packages and its own test
+    suite), sorted; third-party `site-packages` / `dist-packages` left out."""
+    root = Path(root or sysconfig.get_paths()["stdlib"])
+    skip = {"site-packages", "dist-packages"}
+    return sorted(
+        f
+        for f in root.rglob("*.py")
+        if len(f.relative_to(root).parts) > 1 and not skip & set(f.relative_to(root).parts)
+    )
+
+
+def corpus(root: str | None = None, max_chars: int = 0, subpackages: bool = False) -> dict:
+    """Encoded train/val/test streams, file lists and the corpus hash.
+
+    `subpackages` adds every file of `subpackage_files` to the training split only: the
+    held-out files stay the same top-level modules.
+    """
     files = stdlib_files(root)
+    base = files[0].parent
+    splits = split_files(files)
+    if subpackages:
+        splits["train"] = splits["train"] + subpackage_files(str(base))
     digest = hashlib.sha256()
     streams, names, texts, oov = {}, {}, {}, {}
-    for split, fs in split_files(files).items():
+    for split, fs in splits.items():
         parts = []
         for f in fs:
             raw = f.read_bytes()
-            digest.update(f.name.encode() + b"\0" + raw)
+            name = str(f.relative_to(base))
+            digest.update(name.encode() + b"\0" + raw)
             parts.append(raw.decode("utf-8", errors="replace"))
         text = "\n".join(parts)
         if max_chars:
             text = text[:max_chars]
         ids = encode(text)
         streams[split] = ids
-        names[split] = [f.name for f in fs]
+        names[split] = [str(f.relative_to(base)) for f in fs]
         texts[split] = decode_fast(ids)  # the text as the model sees it (OOV replaced)
         oov[split] = int(sum(1 for c in text if c not in _VOCAB_SET))
     return {
@@ -131,7 +152,11 @@ def stdlib_chars(cfg: ConfigDict) -> Splits:
     The held-out test text itself (for stateful evaluation and compressor baselines) and the
     file lists travel in `info`.
     """
-    c = corpus(cfg.get("data_dir") or None, int(cfg.get("max_chars", 0)))
+    c = corpus(
+        cfg.get("data_dir") or None,
+        int(cfg.get("max_chars", 0)),
+        subpackages=bool(cfg.get("subpackages", False)),
+    )
     t = int(cfg.get("seq_len", 100))
     t_eval = int(cfg.get("eval_seq_len", 0)) or t
     num_streams = int(cfg.get("streams", 0))
@@ -154,6 +179,7 @@ def stdlib_chars(cfg: ConfigDict) -> Splits:
         "chars": {s: len(v) for s, v in c["streams"].items()},
         "test_text": c["texts"]["test"],
         "test_ids": c["streams"]["test"],
+        "val_ids": c["streams"]["val"],
         "train_text": c["texts"]["train"],
     }
     return Splits(**parts, info=info)

@@ -306,8 +306,6 @@ def snapshot_states(result) -> dict[int, Any]:
     enough to keep them all, then read the snapshots back here (one compilation, resumable).
     Step 0 is the loop's own initial state (same keys as `train`).
     """
-    import orbax.checkpoint as ocp
-
     from jaxgen.train.checkpoint import Checkpointer
     from jaxgen.train.loop import Trainer
 
@@ -315,15 +313,11 @@ def snapshot_states(result) -> dict[int, Any]:
     abstract = trainer.abstract_state()
     ckpt = Checkpointer(result.workdir / "checkpoints")
     states = {0: trainer.init()}
-    for step in ckpt.steps():
-        out = ckpt.manager.restore(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
-            ),
-        )
-        states[int(step)] = out["state"]
-    ckpt.close()
+    try:
+        for step in ckpt.steps():  # each one checked against its digests first
+            states[int(step)] = ckpt.restore_step(step, abstract)[0]
+    finally:
+        ckpt.close()
     return states
 
 

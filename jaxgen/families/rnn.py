@@ -54,6 +54,9 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "sample_length": 400,  # lm sampling
             "prime": "def ",  # lm sampling: text the samples continue
             "eval_chars": 0,  # lm report: cap on held-out characters (0 = all)
+            # lm report: dynamic-evaluation rates to try on the validation text; the best is
+            # then used on the test text (empty: static evaluation only).
+            "dynamic_eval_lrs": (),
         }
     )
     cfg.update(overrides)
@@ -72,6 +75,7 @@ def config(task: str = "adding", **model) -> ConfigDict:
     cfg.dataset.max_chars = 0  # lm: cap per split (0 = all)
     cfg.dataset.streams = 0  # lm: > 0 trains on contiguous streams, state carried (TBPTT)
     cfg.dataset.eval_seq_len = 0  # lm: validation/test window length (0 = seq_len)
+    cfg.dataset.subpackages = False  # lm: also train on the stdlib's packages and tests
     cfg.dataset.curriculum_min_len = 0  # adding: mix training lags from this up to seq_len
     cfg.optimizer.grad_clip = 1.0  # exploding gradients are part of the story; clip them
     return cfg
@@ -374,35 +378,57 @@ class RNNFamily(Family):
             return self._lm_report(state, splits, workdir, key)
         return {}
 
-    def stream_bpc(self, state, ids: np.ndarray, streams: int = 64, chunk: int = 500) -> float:
+    def stream_bpc(
+        self,
+        state,
+        ids: np.ndarray,
+        streams: int = 64,
+        chunk: int = 0,
+        adapt_lr: float = 0.0,
+    ) -> float:
         """Bits per character over a whole text, read as `streams` contiguous pieces.
 
         The state is carried across chunks, so (apart from each piece's first characters)
         every prediction sees all the text before it, as a compressor does.
+
+        `adapt_lr` > 0 is dynamic evaluation (Krause et al. 2018): after each chunk is
+        scored, one SGD step (gradient norm clipped to 1) on that chunk adapts the weights
+        to the text read so far. Like a compressor that learns from what it has already
+        coded, a decoder can repeat every step, so the rate is still a code length.
+        `chunk` (characters per stream per call) defaults to 500, or 100 when adapting:
+        more, smaller updates.
         """
         model = self._example_model()
         n = (len(ids) - 1) // streams
         x = ids[: n * streams].reshape(streams, n)
         y = ids[1 : n * streams + 1].reshape(streams, n)
 
-        @jax.jit
-        def run(carry, xc, yc):
-            logits, carry = model.apply({"params": state.params}, xc, carry=carry)
+        def nll(params, carry, xc, yc):
+            logits, carry = model.apply({"params": params}, xc, carry=carry)
             logp = jax.nn.log_softmax(logits)
-            return carry, jnp.take_along_axis(logp, yc.T[..., None], -1).sum()
+            return -jnp.take_along_axis(logp, yc.T[..., None], -1).sum(), carry
 
-        carry = model.apply({"params": state.params}, streams, method="initial_carry")
+        @jax.jit
+        def run(params, carry, xc, yc):
+            if not adapt_lr:
+                total, carry = nll(params, carry, xc, yc)
+                return params, carry, total
+            (total, carry), g = jax.value_and_grad(nll, has_aux=True)(params, carry, xc, yc)
+            g = jax.tree.map(lambda a: a / yc.size, g)  # the gradient of the mean
+            scale = jnp.minimum(1.0, 1.0 / (optax.global_norm(g) + 1e-12))
+            params = jax.tree.map(lambda p, d: p - adapt_lr * scale * d, params, g)
+            return params, carry, total
+
+        chunk = chunk or (100 if adapt_lr else 500)
+        params = state.params
+        carry = model.apply({"params": params}, streams, method="initial_carry")
         total = 0.0
-        full = n // chunk * chunk
-        for s in range(0, full, chunk):  # host loop over chunks; each chunk is one scan
-            carry, lp = run(
-                carry, jnp.asarray(x[:, s : s + chunk]), jnp.asarray(y[:, s : s + chunk])
+        for s in range(0, n, chunk):  # host loop over chunks; each chunk is one scan
+            params, carry, lp = run(
+                params, carry, jnp.asarray(x[:, s : s + chunk]), jnp.asarray(y[:, s : s + chunk])
             )
             total += float(lp)
-        if full < n:
-            carry, lp = run(carry, jnp.asarray(x[:, full:]), jnp.asarray(y[:, full:]))
-            total += float(lp)
-        return seq_eval.nats_to_bits(-total / (n * streams))
+        return seq_eval.nats_to_bits(total / (n * streams))
 
     def _lm_report(self, state, splits, workdir, key):
         from jaxgen.data import text
@@ -413,6 +439,18 @@ class RNNFamily(Family):
             ids = ids[: m.eval_chars]
         held_out = text.decode_fast(ids)
         bpc = self.stream_bpc(state, ids)
+        dynamic = {}
+        if m.dynamic_eval_lrs:
+            val_ids = info["val_ids"][: len(ids)]
+            tried = {
+                float(lr): self.stream_bpc(state, val_ids, adapt_lr=lr) for lr in m.dynamic_eval_lrs
+            }
+            best = min(tried, key=tried.get)
+            dynamic = {
+                "dynamic_eval_val_bpc_by_lr": {str(k): v for k, v in tried.items()},
+                "dynamic_eval_lr": best,
+                "heldout_bpc_dynamic": self.stream_bpc(state, ids, adapt_lr=best),
+            }
         comp = seq_eval.compressor_bpc(held_out)
         primed = seq_eval.compressor_bpc(held_out, primed_with=info["train_text"])
         samples = {}
@@ -438,6 +476,7 @@ class RNNFamily(Family):
         return {
             "heldout_chars": int(len(ids)),
             "heldout_bpc_stateful": bpc,
+            **dynamic,
             **{f"{k}_bpc": v for k, v in comp.items()},
             **{f"{k}_primed_bpc": v for k, v in primed.items()},
             "corpus_sha256": info["corpus_sha256"],

@@ -159,14 +159,7 @@ class Checkpointer:
             problem = self.verify(step)
             if problem is None:
                 try:
-                    out = self.manager.restore(
-                        step,
-                        args=ocp.args.Composite(
-                            state=ocp.args.StandardRestore(abstract_state),
-                            meta=ocp.args.JsonRestore(),
-                        ),
-                    )
-                    state, meta = out["state"], dict(out["meta"])
+                    state, meta = self._restore(step, abstract_state)
                     int(meta["step"])
                     if not _same_shapes(abstract_state, state):
                         raise ValueError("array shapes differ from this config's")
@@ -188,6 +181,29 @@ class Checkpointer:
             f"moved to {self.directory.parent / 'checkpoints.corrupt'}); "
             f"use a new --workdir, or delete the checkpoints folder to start over"
         )
+
+    def restore_step(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
+        """Checkpoint `step` read back (nothing moved), after it matches its digests.
+
+        Raises:
+          CheckpointError: the checkpoint fails its digests or does not restore.
+        """
+        problem = self.verify(step)
+        if problem is None:
+            try:
+                return self._restore(step, abstract_state)
+            except Exception as e:
+                problem = f"it does not restore ({_short(e)})"
+        raise CheckpointError(f"checkpoint {step} in {self.directory} is unusable: {problem}")
+
+    def _restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
+        out = self.manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
+            ),
+        )
+        return out["state"], dict(out["meta"])
 
     def _quarantine(self, step: int) -> Path:
         dest_dir = self.directory.parent / (self.directory.name + ".corrupt")

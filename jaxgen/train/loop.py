@@ -587,11 +587,9 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                     **_summarize({k: np.mean(v, axis=-1) for k, v in metrics.items()}),
                 }
                 log.write(row)
-                if (
-                    epoch_end
-                    and (step // spe) % tc.eval_every_epochs == 0
-                    and splits.val is not None
-                ):
+                every_epochs = epoch_end and (step // spe) % tc.eval_every_epochs == 0
+                every_steps = tc.eval_every_steps and step % tc.eval_every_steps == 0
+                if (every_epochs or every_steps) and splits.val is not None:
                     log.write(
                         {
                             "step": step,

@@ -216,5 +216,6 @@ def test_validation_every_n_steps_and_cumulative_training_seconds(tmp_path):
     steps = result.summary["steps"]
     val = [r["step"] for r in _rows(tmp_path / "run", "val") if not r.get("final")]
     assert len(val) > 2 and val == sorted(set(range(4, steps + 1, 4)) | {steps})
+    assert result.summary["loop"] == "scan"  # no convolution: the whole chunk is one scan
     seconds = [r["train_seconds"] for r in _rows(tmp_path / "run", "train")]
     assert seconds == sorted(seconds) and seconds[0] > 0

@@ -322,3 +322,21 @@ def test_a_garbled_config_json_is_one_jaxgen_error(folder, capsys, garbled):
     assert reproduce.main([str(run)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "damaged" in err[0] and "Traceback" not in err[0], err
+
+
+def test_reading_back_one_checkpoint_checks_its_digests(folder, reference):
+    from jaxgen.errors import CheckpointError
+
+    run = folder / "snapshot"
+    subprocess.run(["cp", "-r", str(folder / "reference"), str(run)], check=True)
+    config = _config()
+    abstract = prepare(config).abstract_state()
+    ckpt = Checkpointer(run / "checkpoints")
+    step = ckpt.steps()[-1]
+    state, meta = ckpt.restore_step(step, abstract)
+    assert int(meta["step"]) == step
+    _state_file(run, step, random.Random(0)).write_bytes(b"garbled")
+    with pytest.raises(CheckpointError, match=f"checkpoint {step} .* unusable"):
+        ckpt.restore_step(step, abstract)
+    ckpt.close()
+    assert step in Checkpointer(run / "checkpoints").steps()  # reported, not moved

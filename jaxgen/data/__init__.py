@@ -7,16 +7,13 @@ and, where there are labels, `y` (int32). The loop puts them on the device once.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-from typing import Any
 
 import numpy as np
+from ml_collections import ConfigDict
 
-from jaxgen.config import ConfigDict
-from jaxgen.errors import ConfigError, DataError
-
-Batch = dict[str, np.ndarray]
+from jaxgen.data.splits import Batch, Splits
+from jaxgen.errors import ConfigError
 
 # name -> "module:function"; the function takes the dataset ConfigDict and returns Splits.
 # A family issue adds its datasets here (one line each).
@@ -33,22 +30,6 @@ REGISTRY: dict[str, str] = {
     "ring8": "jaxgen.data.mixtures:ring8",
     "grid25": "jaxgen.data.mixtures:grid25",
 }
-
-
-@dataclasses.dataclass
-class Splits:
-    """Train/validation/test arrays and what a model needs to know about them."""
-
-    train: Batch
-    val: Batch | None = None
-    test: Batch | None = None
-    info: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def split(self, name: str) -> Batch:
-        data = getattr(self, name)
-        if data is None:
-            raise DataError(f"dataset {self.info.get('name')!r} has no {name} split")
-        return data
 
 
 def base_config(name: str = "mnist", **overrides) -> ConfigDict:

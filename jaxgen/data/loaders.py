@@ -6,10 +6,10 @@ import os
 import socket
 
 import numpy as np
+from ml_collections import ConfigDict
 
-from jaxgen.config import ConfigDict
-from jaxgen.data import Splits
 from jaxgen.data import mnist as mnist_lib
+from jaxgen.data.splits import Splits
 from jaxgen.errors import DataError
 
 _TRAIN = 60_000 - mnist_lib.NUM_VALIDATION

@@ -10,9 +10,9 @@ Parameters come from the dataset config when present (`dataset.means`, `dataset.
 from __future__ import annotations
 
 import numpy as np
+from ml_collections import ConfigDict
 
-from jaxgen.config import ConfigDict
-from jaxgen.data import Splits
+from jaxgen.data.splits import Splits
 from jaxgen.data.synthetic import _split
 from jaxgen.errors import ConfigError
 

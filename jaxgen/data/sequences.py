@@ -7,9 +7,9 @@ float features. Every dataset is a pure function of `dataset.seed`.
 from __future__ import annotations
 
 import numpy as np
+from ml_collections import ConfigDict
 
-from jaxgen.config import ConfigDict
-from jaxgen.data import Splits
+from jaxgen.data.splits import Splits
 
 ADDING_TEST_SIZE = 2560  # Hochreiter & Schmidhuber 1997, Experiment 4
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from ml_collections import ConfigDict
 
-from jaxgen.config import ConfigDict
-from jaxgen.data import Splits, text
+from jaxgen.data import text
+from jaxgen.data.splits import Splits
 from jaxgen.errors import ConfigError, DataError
 
 EOS = len(text.VOCAB)  # 96: end of sequence (scored)

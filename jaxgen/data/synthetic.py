@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from ml_collections import ConfigDict
 
-from jaxgen.config import ConfigDict
-from jaxgen.data import Splits
+from jaxgen.data.splits import Splits
 
 NUM_HARMONICS = 3
 

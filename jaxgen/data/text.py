@@ -16,9 +16,9 @@ import sysconfig
 from pathlib import Path
 
 import numpy as np
+from ml_collections import ConfigDict
 
-from jaxgen.config import ConfigDict
-from jaxgen.data import Splits
+from jaxgen.data.splits import Splits
 from jaxgen.errors import DataError
 
 VOCAB = "\n" + "".join(chr(c) for c in range(32, 127))

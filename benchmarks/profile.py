@@ -54,7 +54,7 @@ def _time_pair(a: Side, b: Side, reps: int) -> tuple[float, float]:
 
 
 def vae_update_share(scale, reps: int) -> dict[str, Any]:
-    from benchmarks.sections import vae_config
+    from benchmarks.configs import vae_config
     from jaxgen.train.loop import make_family
 
     cfg = vae_config(scale)

@@ -1,0 +1,109 @@
+"""The benchmark scales and the jaxgen configs of each section (same sizes as the PyTorch
+references). Their own module, so that `profile.py` and `sections.py` need not import each
+other."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from jaxgen.config import ConfigDict
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """How much work a run does; `full` is `make bench`, `tiny` the harness test."""
+
+    reps: int = 7
+    warmup: int = 1
+    num_train: int = 0  # cap on training examples (0 = all)
+    peak_n: int = 2048
+    steps: dict[str, int] = dataclasses.field(
+        default_factory=lambda: {
+            "vae": 150,
+            "conv": 8,
+            "lstm": 8,
+            "gan2d": 312,
+            "adding": 50,
+        }
+    )
+    nll_batches: int = 3
+    nll_k: int = 5000
+    why_shrink: int = 1  # divides the batch sizes and lengths of the `why` profile
+
+
+SCALES = {
+    "full": Scale(),
+    "tiny": Scale(
+        reps=2,
+        warmup=0,
+        num_train=512,
+        peak_n=256,
+        steps={"vae": 2, "conv": 1, "lstm": 1, "gan2d": 2, "adding": 2},
+        nll_batches=1,
+        nll_k=20,
+        why_shrink=8,
+    ),
+}
+
+
+# -- the jaxgen configs (same sizes as the PyTorch references) -------------------------------
+def vae_config(scale: Scale) -> ConfigDict:
+    from jaxgen.families import vae
+
+    cfg = vae.config("mnist", latent_dim=20, hidden_sizes=(512, 256), activation="relu")
+    cfg.train.batch_size = 128
+    cfg.dataset.num_train = scale.num_train
+    return cfg
+
+
+def conv_config(scale: Scale) -> ConfigDict:
+    from jaxgen.families import autoencoder
+
+    cfg = autoencoder.config(
+        "mnist", architecture="conv", conv_features=(32, 64), code_size=32, loss="mse"
+    )
+    cfg.train.batch_size = 128
+    cfg.dataset.num_train = scale.num_train
+    return cfg
+
+
+def lstm_config(scale: Scale) -> ConfigDict:
+    from jaxgen.families import rnn
+
+    cfg = rnn.config("lm", cell="lstm", hidden_size=256)
+    cfg.dataset.seq_len = 100
+    cfg.train.batch_size = 64
+    cfg.dataset.num_train = scale.num_train
+    if scale.num_train:
+        cfg.dataset.max_chars = 200 * scale.num_train
+    return cfg
+
+
+def gan2d_config(scale: Scale) -> ConfigDict:
+    """`experiments/gan_2d.py`'s model: 8-Gaussian ring, MLPs 3x128, latent 16, batch 256."""
+    from jaxgen.families import gan
+
+    cfg = gan.config(
+        "ring8", latent_dim=16, noise="gaussian", g_hidden=(128,) * 3, d_hidden=(128,) * 3
+    )
+    cfg.dataset.num_points = 100_000 if not scale.num_train else scale.num_train * 2
+    cfg.train.batch_size = 256 if not scale.num_train else 32
+    cfg.optimizer.lr = cfg.d_optimizer.lr = 1e-3
+    return cfg
+
+
+def adding_config(scale: Scale) -> ConfigDict:
+    """`experiments/rnn_adding.py`'s model: LSTM 64, T = 100, batch 64."""
+    from jaxgen.families import rnn
+
+    cfg = rnn.config("adding", cell="lstm", hidden_size=64)
+    cfg.dataset.seq_len = 100 if not scale.num_train else 10
+    cfg.dataset.num_points = 20_000 if not scale.num_train else scale.num_train * 2
+    cfg.train.batch_size = 64 if not scale.num_train else 16
+    cfg.optimizer.lr = 3e-3
+    return cfg
+
+
+def no_progress(cfg: ConfigDict) -> ConfigDict:
+    cfg.train.progress = False
+    return cfg

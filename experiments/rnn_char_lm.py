@@ -69,21 +69,22 @@ def get_config(arg: str | None = None) -> ConfigDict:
     # Dynamic evaluation's SGD rate, picked on the validation text (see `stream_bpc`).
     c.model.dynamic_eval_lrs = (0.03, 0.1, 0.3)
     c.model.prime = "def "
+    if arg in ("quick", "tiny"):  # short runs: the top-level modules, one epoch, no extras
+        c.model.dynamic_eval_lrs = ()
+        c.dataset.subpackages = False
+        c.train.num_epochs = 1
+        c.train.steps_per_scan = 0
+        c.train.eval_every_steps = 0
+        c.train.checkpoint_every_steps = 0
     if arg == "quick":  # make demo: 35 s of training (1,500 steps, 2.4M characters)
         # Short windows and a high rate make many small updates: 2.8 bits/char, and
         # samples with `self.`, `return`, indented blocks (64 streams of 100 with 300
         # steps gave 3.3 and runs of spaces).
         c.model.hidden_size = 128
-        c.model.dynamic_eval_lrs = ()
-        c.dataset.subpackages = False
-        c.train.eval_every_steps = 0
-        c.train.checkpoint_every_steps = 0
         c.dataset.seq_len = 50
         c.dataset.streams = 32
         c.train.batch_size = 32
         c.dataset.num_train = 32 * 1500
-        c.train.num_epochs = 1
-        c.train.steps_per_scan = 0
         c.optimizer.lr = 1e-2
         c.model.eval_chars = 20_000
         c.model.sample_length = 300
@@ -93,14 +94,8 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.dataset.streams = 16
         c.dataset.eval_seq_len = 0
         c.model.hidden_size = 16
-        c.model.dynamic_eval_lrs = ()
-        c.dataset.subpackages = False
         c.dataset.num_train = 0
-        c.train.eval_every_steps = 0
-        c.train.checkpoint_every_steps = 0
         c.train.batch_size = 16
-        c.train.num_epochs = 1
-        c.train.steps_per_scan = 0
         c.model.sample_length = 20
     elif arg is not None:
         raise ValueError(f"unknown arg {arg!r} (quick, tiny)")

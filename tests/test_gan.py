@@ -62,6 +62,50 @@ def test_minimax_saturates_where_non_saturating_does_not():
     assert g_mm < 0 and g_ns < 0
 
 
+def test_wasserstein_losses_by_hand():
+    # The critic's loss E f(fake) - E f(real); the generator's -E f(fake).
+    np.testing.assert_allclose(
+        gan.discriminator_loss(REAL, FAKE, "wasserstein"),
+        -0.5 * math.log(3.0) - 0.5 * math.log(3.0),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(gan.generator_loss(FAKE, "wasserstein"), 0.5 * math.log(3.0))
+
+
+def test_packs_group_samples_along_features_or_channels():
+    x = jnp.arange(12.0).reshape(6, 2)
+    packs = gan.make_packs(x, 3)
+    np.testing.assert_array_equal(packs, [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]])
+    cyc = gan.make_packs(x, 2, cyclic=True)  # pack i = samples i and i + 1 (mod 6)
+    chex.assert_shape(cyc, (6, 4))
+    np.testing.assert_array_equal(cyc[5], [10, 11, 0, 1])
+    imgs = jax.random.normal(jax.random.PRNGKey(0), (4, 5, 5, 2))
+    p = gan.make_packs(imgs, 2)
+    chex.assert_shape(p, (2, 5, 5, 4))
+    np.testing.assert_array_equal(p[1, ..., 2:], imgs[3])  # second sample's channels
+    assert gan.make_packs(x, 1) is x
+
+
+@pytest.mark.parametrize("kind", ["r1", "r2", "gp"])
+def test_gradient_penalties_by_hand(kind):
+    """f(x) = w.x + 1/2 ||x||^2 has gradient w + x: each penalty is a closed form."""
+    w = jnp.array([3.0, -4.0])
+    critic = lambda x: x @ w + 0.5 * jnp.sum(x**2, axis=1)  # noqa: E731
+    real = jnp.array([[0.0, 0.0], [1.0, 2.0]])
+    fake = jnp.array([[-3.0, 4.0], [0.5, 0.5]])
+    key = jax.random.PRNGKey(0)
+    got = gan.gradient_penalty(critic, real, fake, kind, key)
+    if kind == "gp":
+        e = jax.random.uniform(key, (2, 1))
+        at = e * real + (1 - e) * fake
+        want = np.mean((np.linalg.norm(w + at, axis=1) - 1.0) ** 2)
+    else:
+        at = real if kind == "r1" else fake
+        want = 0.5 * np.mean(np.sum((w + at) ** 2, axis=1))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert float(gan.gradient_penalty(critic, real, fake, "none")) == 0.0
+
+
 def _tiny_config(dataset="gmm1d", **model):
     c = gan.config(dataset, g_hidden=(16, 16), d_hidden=(16, 16), **model)
     c.dataset.num_points = 2000
@@ -74,42 +118,55 @@ def _tiny_config(dataset="gmm1d", **model):
 
 
 @pytest.mark.parametrize(
-    "arch, shape, d_steps, noise",
+    "arch, shape, d_steps, noise, remedy",
     [
-        ("mlp", (1,), 1, "uniform"),
-        ("mlp", (2,), 3, "gaussian"),
-        ("conv", (28, 28, 1), 2, "gaussian"),
+        ("mlp", (1,), 1, "uniform", {}),
+        ("mlp", (2,), 3, "gaussian", {"pack": 2, "penalty": "r1", "penalty_weight": 1.0}),
+        ("mlp", (2,), 1, "gaussian", {"loss": "wasserstein", "penalty": "gp"}),
+        ("conv", (28, 28, 1), 2, "gaussian", {"pack": 3}),
     ],
 )
-def test_train_step_shapes_under_jit_and_k_discriminator_updates(arch, shape, d_steps, noise):
-    c = _tiny_config(arch=arch, d_steps=d_steps, noise=noise, latent_dim=3)
+def test_train_step_shapes_under_jit_and_k_discriminator_updates(
+    arch, shape, d_steps, noise, remedy
+):
+    if remedy.get("penalty") == "gp":
+        remedy = {**remedy, "penalty_weight": 0.1}
+    c = _tiny_config(arch=arch, d_steps=d_steps, noise=noise, latent_dim=3, **remedy)
     if arch == "conv":
         c.model.conv_g_features, c.model.conv_g_start, c.model.conv_d_features = (8, 4), 8, (4, 8)
         c.model.g_out = "sigmoid"
-    c.train.batch_size = 6
+    c.train.batch_size = 6 * c.model.pack
     fam = gan.make_family(c)
-    batch = {"x": jax.random.uniform(jax.random.PRNGKey(0), (6, *shape))}
+    batch = {"x": jax.random.uniform(jax.random.PRNGKey(0), (c.train.batch_size, *shape))}
     state = fam.init(jax.random.PRNGKey(1), batch)  # eager: no compile needed
     new, metrics = jax.jit(fam.train_step)(state, batch, jax.random.PRNGKey(2))
     chex.assert_trees_all_equal_shapes(fam.params_for_eval(state), fam.params_for_eval(new))
     assert int(new["d"].step) == d_steps and int(new["g"].step) == 1
-    for k in ("loss", "grad_norm", "g_loss", "d_loss", "d_real", "d_fake", "error"):
+    for k in ("loss", "grad_norm", "g_loss", "d_loss", "d_real", "d_fake", "error", "penalty"):
         chex.assert_shape(metrics[k], ())
         assert np.isfinite(metrics[k])
     samples = jax.jit(fam.sample, static_argnums=2)(new, jax.random.PRNGKey(3), 5)
     chex.assert_shape(samples, (5, *shape))
     if arch == "mlp":  # (Compiling the conv players twice more would cost ~10 s.)
+        n = c.train.batch_size
         per_example = jax.jit(fam.eval_step)(new, batch, jax.random.PRNGKey(4))
         for v in per_example.values():
-            chex.assert_shape(v, (6,))
-        chex.assert_shape(fam.discriminate(new, batch["x"]), (6,))
+            chex.assert_shape(v, (n,))
+        chex.assert_shape(fam.discriminate(new, batch["x"]), (n,))
+        chex.assert_shape(fam.discriminate(new, batch["x"][:5]), (5,))  # any N, packed or not
 
 
 def test_bad_configs_fail_with_config_errors():
     with pytest.raises(ConfigError, match="divisible"):
         gan.make_family(_tiny_config(d_steps=3))  # batch 64 is not a multiple of 3
     with pytest.raises(ConfigError, match="model.loss"):
-        gan.make_family(_tiny_config(loss="wasserstein"))
+        gan.make_family(_tiny_config(loss="hinge"))
+    with pytest.raises(ConfigError, match="model.pack"):
+        gan.make_family(_tiny_config(pack=3))  # 64 examples do not split into packs of 3
+    with pytest.raises(ConfigError, match="needs a weight"):
+        gan.make_family(_tiny_config(penalty="r1"))
+    with pytest.raises(ConfigError, match="model.penalty"):
+        gan.make_family(_tiny_config(penalty="r3", penalty_weight=1.0))
 
 
 def test_tiny_1d_gan_moves_toward_target_and_resumes_exactly(tmp_path):

@@ -311,6 +311,34 @@ def from_json(text: str, source: str = "config.json") -> ConfigDict:
         raise ConfigError(f"{source} is not valid JSON ({e}); the run folder is damaged") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source} holds no config (a JSON object); the run folder is damaged")
-    config = ConfigDict(fix(raw))
+    config = ConfigDict(_with_defaults(fix(raw)))
     config.lock()
     return config
+
+
+def _with_defaults(raw: dict) -> dict:
+    """Adds the keys a run config lacks (written before they existed) at their defaults.
+
+    Every key added to a family keeps the old behaviour at its default, so a run folder from
+    an older jaxgen loads and resumes as it trained. Keys are only added, never changed.
+    """
+    model = raw.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("family"), str):
+        return raw
+    try:
+        module = importlib.import_module(f"jaxgen.families.{model['family']}")
+        dataset = raw.get("dataset", {}).get("name", "mnist")
+        defaults = base_config(model["family"], dataset).to_dict()
+        defaults["model"] = module.model_config().to_dict()
+    except Exception:  # An unknown family is reported where the family is built.
+        return raw
+
+    def fill(into: dict, default: dict) -> None:
+        for k, v in default.items():
+            if k not in into:
+                into[k] = v
+            elif isinstance(into[k], dict) and isinstance(v, dict):
+                fill(into[k], v)
+
+    fill(raw, defaults)
+    return raw

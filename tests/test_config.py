@@ -76,6 +76,20 @@ def test_json_round_trip_keeps_types():
     assert isinstance(back.dataset.classes, tuple)
 
 
+def test_a_run_config_from_before_a_key_existed_loads_with_its_default():
+    import json
+
+    from jaxgen.families import gan
+
+    old = json.loads(to_json(gan.config("ring8")))
+    del old["model"]["g_ema"], old["train"]["steps_per_scan"]  # keys added after the run
+    old["model"]["pack"] = 4  # what the run did set is kept
+    back = from_json(json.dumps(old))
+    assert back.model.g_ema == 0.0 and back.train.steps_per_scan == 0
+    assert back.model.pack == 4
+    assert back.to_dict().keys() == gan.config("ring8").to_dict().keys()
+
+
 @pytest.mark.parametrize(
     "args,needle",
     [

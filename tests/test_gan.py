@@ -156,6 +156,28 @@ def test_train_step_shapes_under_jit_and_k_discriminator_updates(
         chex.assert_shape(fam.discriminate(new, batch["x"][:5]), (5,))  # any N, packed or not
 
 
+def test_generator_moving_average_is_the_ema_of_g_and_samples_from_it():
+    c = _tiny_config(dataset="ring8", latent_dim=2, noise="gaussian", g_ema=0.9)
+    fam = gan.make_family(c)
+    batch = {"x": jax.random.normal(jax.random.PRNGKey(0), (64, 2))}
+    state = fam.init(jax.random.PRNGKey(1), batch)
+    chex.assert_trees_all_equal(state["g_ema"], state["g"].params)
+    step = jax.jit(fam.train_step)
+    s1, _ = step(state, batch, jax.random.PRNGKey(2))
+    s2, _ = step(s1, batch, jax.random.PRNGKey(3))
+    want = jax.tree.map(
+        lambda e0, p1, p2: 0.9 * (0.9 * e0 + 0.1 * p1) + 0.1 * p2,
+        state["g_ema"],
+        s1["g"].params,
+        s2["g"].params,
+    )
+    chex.assert_trees_all_close(s2["g_ema"], want, rtol=1e-5, atol=1e-7)
+    z = fam.noise(jax.random.PRNGKey(4), 3)
+    by_ema = s2["g"].apply_fn({"params": s2["g_ema"]}, z)
+    chex.assert_trees_all_close(fam.generate(s2, z), by_ema)
+    assert not np.allclose(fam.generate(s2, z), s2["g"].apply_fn({"params": s2["g"].params}, z))
+
+
 def test_bad_configs_fail_with_config_errors():
     with pytest.raises(ConfigError, match="divisible"):
         gan.make_family(_tiny_config(d_steps=3))  # batch 64 is not a multiple of 3
@@ -165,6 +187,8 @@ def test_bad_configs_fail_with_config_errors():
         gan.make_family(_tiny_config(pack=3))  # 64 examples do not split into packs of 3
     with pytest.raises(ConfigError, match="needs a weight"):
         gan.make_family(_tiny_config(penalty="r1"))
+    with pytest.raises(ConfigError, match="model.g_ema"):
+        gan.make_family(_tiny_config(g_ema=1.0))
     with pytest.raises(ConfigError, match="model.penalty"):
         gan.make_family(_tiny_config(penalty="r3", penalty_weight=1.0))
 

@@ -52,6 +52,9 @@ Remedies for mode collapse (options of the family, off by default)
   zero-centred penalty that makes the game converge locally), "r2": the same on fakes,
   "gp": lambda E (||grad f(x_hat)|| - 1)^2 on random interpolates x_hat of real and fake
   packs (WGAN-GP).
+- `model.g_ema` = decay in (0, 1): samples come from an exponential moving average of G's
+  weights (Yazici et al. 2019; used by ProGAN, StyleGAN, BigGAN). The players' updates
+  circle the equilibrium; the average sits nearer it, so samples are sharper.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "pack": 1,  # PacGAN: D judges packs of this many samples (1 = a plain GAN)
             "penalty": "none",  # none | r1 | r2 | gp (WGAN-GP): a gradient penalty on D
             "penalty_weight": 0.0,  # gamma (r1/r2, applied as gamma/2) or lambda (gp)
+            "g_ema": 0.0,  # decay of an exponential moving average of G's weights; 0 = off
             "g_hidden": (64, 64),  # MLP generator hidden sizes
             "d_hidden": (64, 64),  # MLP discriminator hidden sizes
             "g_activation": "relu",
@@ -227,6 +231,8 @@ class GANFamily(Family):
                 f"model.pack={m.pack} must be >= 1 and divide the examples per D update "
                 f"(train.batch_size / model.d_steps = {config.train.batch_size // m.d_steps})"
             )
+        if not 0.0 <= m.g_ema < 1.0:
+            raise ConfigError(f"model.g_ema must be in [0, 1), got {m.g_ema}")
         if m.penalty_weight < 0 or (m.penalty == "none") != (m.penalty_weight == 0):
             raise ConfigError(
                 f"model.penalty={m.penalty!r} with model.penalty_weight={m.penalty_weight}: "
@@ -268,10 +274,13 @@ class GANFamily(Family):
         # D takes k steps per G step: its schedule (if any) spans k times as many updates.
         g_tx = make_optimizer(self.config.optimizer, self.total_steps)
         d_tx = make_optimizer(self.d_opt_cfg, self.total_steps * self.d_steps)
-        return {
+        state = {
             "g": train_state.TrainState.create(apply_fn=g.apply, params=g_params, tx=g_tx),
             "d": train_state.TrainState.create(apply_fn=d.apply, params=d_params, tx=d_tx),
         }
+        if self.config.model.g_ema:
+            state["g_ema"] = jax.tree.map(jnp.copy, g_params)
+        return state
 
     @staticmethod
     def _apply(ts: train_state.TrainState, params, x: jax.Array) -> jax.Array:
@@ -337,7 +346,12 @@ class GANFamily(Family):
             "d_grad_norm": d_norm,
             **{k: jnp.mean(v) for k, v in d_aux.items()},
         }
-        return {"g": g_state, "d": d_state}, metrics
+        new = {"g": g_state, "d": d_state}
+        if "g_ema" in state:
+            new["g_ema"] = optax.incremental_update(
+                g_state.params, state["g_ema"], 1.0 - self.config.model.g_ema
+            )
+        return new, metrics
 
     def eval_step(self, state, batch, key):
         """Per example i: the discriminator on real x_i and on one fresh fake G(z_i)."""
@@ -354,8 +368,8 @@ class GANFamily(Family):
 
     # -- the public API ------------------------------------------------------------------
     def generate(self, state, z: jax.Array) -> jax.Array:
-        """G(z) for noise z of shape (N, latent_dim)."""
-        return self._apply(state["g"], state["g"].params, z)
+        """G(z) for noise z of shape (N, latent_dim) (G's moving average with `g_ema`)."""
+        return self._apply(state["g"], state.get("g_ema", state["g"].params), z)
 
     def discriminate_logits(self, state, x: jax.Array) -> jax.Array:
         packs = make_packs(x, self.pack, cyclic=True)
@@ -372,7 +386,10 @@ class GANFamily(Family):
         return self.generate(state, self.noise(key, num))
 
     def params_for_eval(self, state) -> dict[str, Any]:
-        return {"g": state["g"].params, "d": state["d"].params}
+        out = {"g": state["g"].params, "d": state["d"].params}
+        if "g_ema" in state:
+            out["g_ema"] = state["g_ema"]
+        return out
 
     def report(self, state, splits, workdir: Path, key: jax.Array) -> dict[str, Any]:
         """Samples figure, plus mode coverage (2-D mixtures) or W1 to the test split (1-D)."""

@@ -640,6 +640,7 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
         # Which chunk strategy ran: one lax.scan per chunk, or a Python loop over steps.
         "loop": "python" if trainer.uses_python_loop() else "scan",
         "train_seconds_this_session": train_seconds,
+        "train_seconds": prior_seconds + train_seconds,  # over every session of the run
         "steps_per_second": steps_done / steady_seconds if steps_done else None,
         "first_chunk_seconds": first_chunk_seconds,  # Includes compilation.
     }

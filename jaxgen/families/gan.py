@@ -97,6 +97,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "penalty": "none",  # none | r1 | r2 | gp (WGAN-GP): a gradient penalty on D
             "penalty_weight": 0.0,  # gamma (r1/r2, applied as gamma/2) or lambda (gp)
             "g_ema": 0.0,  # decay of an exponential moving average of G's weights; 0 = off
+            "x_scale": 1.0,  # the data's scale: G outputs x_scale * net(z), D reads x / x_scale
             "g_hidden": (64, 64),  # MLP generator hidden sizes
             "d_hidden": (64, 64),  # MLP discriminator hidden sizes
             "g_activation": "relu",
@@ -240,6 +241,9 @@ class GANFamily(Family):
             )
         self.d_steps = int(m.d_steps)
         self.pack = int(m.pack)
+        if not m.x_scale > 0:
+            raise ConfigError(f"model.x_scale must be > 0, got {m.x_scale}")
+        self.x_scale = float(m.x_scale)
         self.d_opt_cfg = config.get("d_optimizer", None) or config.optimizer
 
     # -- networks ------------------------------------------------------------------------
@@ -282,9 +286,11 @@ class GANFamily(Family):
             state["g_ema"] = jax.tree.map(jnp.copy, g_params)
         return state
 
-    @staticmethod
-    def _apply(ts: train_state.TrainState, params, x: jax.Array) -> jax.Array:
-        return ts.apply_fn({"params": params}, x)
+    def _gen(self, ts: train_state.TrainState, params, z: jax.Array) -> jax.Array:
+        return self.x_scale * ts.apply_fn({"params": params}, z)
+
+    def _disc(self, ts: train_state.TrainState, params, x: jax.Array) -> jax.Array:
+        return ts.apply_fn({"params": params}, x / self.x_scale)
 
     # -- training ------------------------------------------------------------------------
     def train_step(self, state, batch, key):
@@ -300,9 +306,9 @@ class GANFamily(Family):
 
         def d_objective(d_params, real, fake, k):
             real, fake = make_packs(real, pack), make_packs(fake, pack)
-            r, f = self._apply(d_state, d_params, real), self._apply(d_state, d_params, fake)
+            r, f = self._disc(d_state, d_params, real), self._disc(d_state, d_params, fake)
             pen = gradient_penalty(
-                lambda v: self._apply(d_state, d_params, v), real, fake, penalty, k
+                lambda v: self._disc(d_state, d_params, v), real, fake, penalty, k
             )
             aux = {
                 "d_real": jnp.mean(jax.nn.sigmoid(r)),
@@ -314,7 +320,7 @@ class GANFamily(Family):
 
         def d_update(d_st, inputs):
             real, k = inputs
-            fake = self._apply(g_state, g_params, self.noise(k, m))
+            fake = self._gen(g_state, g_params, self.noise(k, m))
             (loss, aux), grads = jax.value_and_grad(d_objective, has_aux=True)(
                 d_st.params, real, fake, named_key(k, "penalty")
             )
@@ -331,8 +337,8 @@ class GANFamily(Family):
         z = self.noise(named_key(key, "g_noise"), m)
 
         def g_objective(params):
-            fake = make_packs(self._apply(g_state, params, z), pack)
-            return generator_loss(self._apply(d_state, d_state.params, fake), kind)
+            fake = make_packs(self._gen(g_state, params, z), pack)
+            return generator_loss(self._disc(d_state, d_state.params, fake), kind)
 
         g_loss, g_grads = jax.value_and_grad(g_objective)(g_state.params)
         g_state = g_state.apply_gradients(grads=g_grads)
@@ -369,11 +375,11 @@ class GANFamily(Family):
     # -- the public API ------------------------------------------------------------------
     def generate(self, state, z: jax.Array) -> jax.Array:
         """G(z) for noise z of shape (N, latent_dim) (G's moving average with `g_ema`)."""
-        return self._apply(state["g"], state.get("g_ema", state["g"].params), z)
+        return self._gen(state["g"], state.get("g_ema", state["g"].params), z)
 
     def discriminate_logits(self, state, x: jax.Array) -> jax.Array:
         packs = make_packs(x, self.pack, cyclic=True)
-        return self._apply(state["d"], state["d"].params, packs)
+        return self._disc(state["d"], state["d"].params, packs)
 
     def discriminate(self, state, x: jax.Array) -> jax.Array:
         """D(x): the discriminator's probability that x is real, shape (N,).

@@ -10,6 +10,14 @@
 - The lecture's claim "VAE samples are blurry, GAN samples sharp", measured: mean gradient
   magnitude, Laplacian variance and the fraction of mid-gray pixels of each model's samples
   against real digits (`jaxgen.evaluation.sharpness`).
+- Class balance: the share of each digit among the samples, by the same classifier.
+
+What mattered for the conv GAN (classifier FID of 5,000 samples, by epoch): samples from a
+moving average of G's weights (`model.g_ema` 0.999; the raw G's FID after one epoch was
+100.1 and swings between epochs) and training long enough: 183 / 57 / 27 / 20 / 17 after
+epochs 1 / 2 / 4 / 6 / 7 (the average still holds the first epoch's weights at epoch 1).
+Unrolling the k discriminator updates instead of scanning them took a step from 3.5 s to
+0.44 s on one core.
 
 Run:
   python -m jaxgen.main --config experiments/gan_mnist.py --workdir runs/gan_mnist  (make gan-mnist)

@@ -239,10 +239,10 @@ class GANFamily(Family):
                 f"model.penalty={m.penalty!r} with model.penalty_weight={m.penalty_weight}: "
                 "a penalty needs a weight > 0, and a weight needs a penalty (r1, r2, gp)"
             )
-        self.d_steps = int(m.d_steps)
-        self.pack = int(m.pack)
         if not m.x_scale > 0:
             raise ConfigError(f"model.x_scale must be > 0, got {m.x_scale}")
+        self.d_steps = int(m.d_steps)
+        self.pack = int(m.pack)
         self.x_scale = float(m.x_scale)
         self.d_opt_cfg = config.get("d_optimizer", None) or config.optimizer
 
@@ -318,8 +318,7 @@ class GANFamily(Family):
             }
             return discriminator_loss(r, f, kind) + weight * pen, aux
 
-        def d_update(d_st, inputs):
-            real, k = inputs
+        def d_update(d_st, real, k):
             fake = self._gen(g_state, g_params, self.noise(k, m))
             (loss, aux), grads = jax.value_and_grad(d_objective, has_aux=True)(
                 d_st.params, real, fake, named_key(k, "penalty")
@@ -330,7 +329,7 @@ class GANFamily(Family):
         # path (a DCGAN step took 3.5 s scanned against ~0.4 s unrolled); k is small.
         outs = []
         for i in range(self.d_steps):
-            d_state, out = d_update(d_state, (reals[i], d_keys[i]))
+            d_state, out = d_update(d_state, reals[i], d_keys[i])
             outs.append(out)
         d_losses, d_aux, d_norms = jax.tree.map(lambda *v: jnp.stack(v), *outs)
 

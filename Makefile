@@ -158,6 +158,14 @@ gan-2d: setup
 gan-mnist: setup
 	$(MAIN) --config experiments/gan_mnist.py --workdir $(RUNS)/gan_mnist
 
+.PHONY: cond-mnist
+cond-mnist: setup
+	$(MAIN) --config experiments/cond_mnist.py --workdir $(RUNS)/cond_mnist
+
+.PHONY: cond-mnist-sevens
+cond-mnist-sevens: setup
+	$(PY) scripts/sample_digits.py --workdir $(RUNS)/cond_mnist/cgan --digit 7 --num 10
+
 # Fault injection, by hand: `make faults TRIALS=20` prints trials, faults survived, mismatches.
 TRIALS ?= 6
 .PHONY: faults

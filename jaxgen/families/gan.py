@@ -55,6 +55,17 @@ Remedies for mode collapse (options of the family, off by default)
 - `model.g_ema` = decay in (0, 1): samples come from an exponential moving average of G's
   weights (Yazici et al. 2019; used by ProGAN, StyleGAN, BigGAN). The players' updates
   circle the equilibrium; the average sits nearer it, so samples are sharper.
+
+Class-conditional generation
+----------------------------
+`model.num_classes` = K > 0 makes the conditional GAN of Mirza & Osindero (2014): the label
+y joins G's noise, G(z, y), and D's input, D(x, y) (one-hot, as channels for images; see
+`jaxgen.models.conditioning`). D's fakes in each update carry the labels of that update's
+real examples, and G's update uses the labels of the last D update's batch, so both players
+see the data's class frequencies. `sample(key, num, labels)` asks for given classes:
+
+    >>> run = jaxgen.load_run("runs/cond_mnist/cgan")  # doctest: +SKIP
+    >>> sevens = run.sample(jax.random.PRNGKey(0), 10, jnp.full(10, 7))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -72,6 +83,7 @@ from flax.training import train_state
 
 from jaxgen.config import ConfigDict, base_config
 from jaxgen.errors import ConfigError
+from jaxgen.models.conditioning import balanced_labels, batch_labels, with_label
 from jaxgen.models.gan import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 from jaxgen.sampling import gan_noise, named_key
 from jaxgen.train.family import Batch, Family
@@ -98,6 +110,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "penalty_weight": 0.0,  # gamma (r1/r2, applied as gamma/2) or lambda (gp)
             "g_ema": 0.0,  # decay of an exponential moving average of G's weights; 0 = off
             "x_scale": 1.0,  # the data's scale: G outputs x_scale * net(z), D reads x / x_scale
+            "num_classes": 0,  # K > 0: a conditional GAN, G(z, y) and D(x, y) on labels "y"
             "g_hidden": (64, 64),  # MLP generator hidden sizes
             "d_hidden": (64, 64),  # MLP discriminator hidden sizes
             "g_activation": "relu",
@@ -151,24 +164,28 @@ def gradient_penalty(
     fake: jax.Array,
     kind: str,
     key: jax.Array | None = None,
+    group: int = 1,
 ) -> jax.Array:
-    """The (unweighted) gradient penalty of a critic x -> logits (B,) at its inputs.
+    """The (unweighted) gradient penalty of a critic x -> logits at its inputs.
 
     "r1": 1/2 E ||grad critic(real)||^2; "r2": the same at `fake`; "gp": E (||grad
     critic(x_hat)|| - 1)^2 with x_hat = e real + (1 - e) fake, e ~ U(0, 1) per example.
-    Gradients are per example: each logit depends on its own input only.
+    Gradients are per critic input: with `group` = p the critic scores each run of p
+    consecutive examples as one input (a PacGAN pack; N / p logits), so the norm is over
+    the pack and e is drawn per pack; otherwise each logit depends on its own example only.
     """
     if kind == "none":
         return jnp.zeros((), real.dtype)
     if kind == "gp":
-        e = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
+        e = jax.random.uniform(key, (real.shape[0] // group,), real.dtype)
+        e = jnp.repeat(e, group).reshape((-1,) + (1,) * (real.ndim - 1))
         at = e * real + (1.0 - e) * fake
     elif kind in ("r1", "r2"):
         at = real if kind == "r1" else fake
     else:
         raise ValueError(f"unknown gradient penalty {kind!r} ({', '.join(PENALTIES)})")
     grads = jax.grad(lambda x: jnp.sum(critic(x)))(at)
-    sq = jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1)
+    sq = jnp.sum(grads.reshape(grads.shape[0] // group, -1) ** 2, axis=1)
     if kind == "gp":
         return jnp.mean((jnp.sqrt(sq + 1e-12) - 1.0) ** 2)
     return 0.5 * jnp.mean(sq)
@@ -241,6 +258,9 @@ class GANFamily(Family):
             )
         if not m.x_scale > 0:
             raise ConfigError(f"model.x_scale must be > 0, got {m.x_scale}")
+        if m.get("num_classes", 0) < 0:
+            raise ConfigError(f"model.num_classes must be >= 0, got {m.num_classes}")
+        self.num_classes = int(m.get("num_classes", 0))
         self.d_steps = int(m.d_steps)
         self.pack = int(m.pack)
         self.x_scale = float(m.x_scale)
@@ -271,10 +291,12 @@ class GANFamily(Family):
 
     def init(self, key: jax.Array, batch: Batch) -> dict[str, train_state.TrainState]:
         g, d = self.modules(batch["x"].shape[1:])
-        z = self.noise(named_key(key, "z"), 1)
-        g_params = g.init(named_key(key, "g"), z)["params"]
-        d_input = make_packs(jnp.repeat(batch["x"][:1], self.pack, axis=0), self.pack)
-        d_params = d.init(named_key(key, "d"), d_input)["params"]
+        y = self.labels(batch)
+        y = None if y is None else jnp.repeat(y[:1], self.pack)
+        z = self._join(self.noise(named_key(key, "z"), self.pack), y)
+        g_params = g.init(named_key(key, "g"), z[:1])["params"]
+        x = self._join(jnp.repeat(batch["x"][:1], self.pack, axis=0), y)
+        d_params = d.init(named_key(key, "d"), make_packs(x, self.pack))["params"]
         # D takes k steps per G step: its schedule (if any) spans k times as many updates.
         g_tx = make_optimizer(self.config.optimizer, self.total_steps)
         d_tx = make_optimizer(self.d_opt_cfg, self.total_steps * self.d_steps)
@@ -286,30 +308,46 @@ class GANFamily(Family):
             state["g_ema"] = jax.tree.map(jnp.copy, g_params)
         return state
 
-    def _gen(self, ts: train_state.TrainState, params, z: jax.Array) -> jax.Array:
-        return self.x_scale * ts.apply_fn({"params": params}, z)
+    def labels(self, batch: Batch) -> jax.Array | None:
+        """The batch's labels for a conditional GAN (None for a plain one)."""
+        return batch_labels(batch, self.num_classes, self.config.dataset.name)
 
-    def _disc(self, ts: train_state.TrainState, params, x: jax.Array) -> jax.Array:
-        return ts.apply_fn({"params": params}, x / self.x_scale)
+    def _join(self, v: jax.Array, y: jax.Array | None) -> jax.Array:
+        if not self.num_classes:
+            return v
+        if y is None:
+            raise ValueError(
+                f"a conditional GAN (model.num_classes={self.num_classes}) needs labels"
+            )
+        return with_label(v, y, self.num_classes)
+
+    def _gen(self, ts: train_state.TrainState, params, z: jax.Array, y=None) -> jax.Array:
+        return self.x_scale * ts.apply_fn({"params": params}, self._join(z, y))
+
+    def _disc(self, ts, params, x: jax.Array, y=None, cyclic: bool = False) -> jax.Array:
+        """D's logits: one per pack of `model.pack` examples (per example if `cyclic`)."""
+        packs = make_packs(self._join(x / self.x_scale, y), self.pack, cyclic=cyclic)
+        return ts.apply_fn({"params": params}, packs)
 
     # -- training ------------------------------------------------------------------------
     def train_step(self, state, batch, key):
         kind, penalty = self.config.model.loss, self.config.model.penalty
         weight, pack = self.config.model.penalty_weight, self.pack
         g_state, d_state = state["g"], state["d"]
-        x = batch["x"]
+        x, y = batch["x"], self.labels(batch)
         m = x.shape[0] // self.d_steps
         reals = x[: m * self.d_steps].reshape((self.d_steps, m, *x.shape[1:]))
+        ys = [None] * self.d_steps if y is None else y[: m * self.d_steps].reshape(-1, m)
         d_keys = jax.random.split(named_key(key, "d_noise"), self.d_steps)
         # G's parameters are constants during the D updates.
         g_params = jax.lax.stop_gradient(g_state.params)
 
-        def d_objective(d_params, real, fake, k):
-            real, fake = make_packs(real, pack), make_packs(fake, pack)
-            r, f = self._disc(d_state, d_params, real), self._disc(d_state, d_params, fake)
-            pen = gradient_penalty(
-                lambda v: self._disc(d_state, d_params, v), real, fake, penalty, k
-            )
+        def d_objective(d_params, real, fake, y_real, k):
+            def critic(v):
+                return self._disc(d_state, d_params, v, y_real)
+
+            r, f = critic(real), critic(fake)
+            pen = gradient_penalty(critic, real, fake, penalty, k, group=pack)
             aux = {
                 "d_real": jnp.mean(jax.nn.sigmoid(r)),
                 "d_fake": jnp.mean(jax.nn.sigmoid(f)),
@@ -318,10 +356,10 @@ class GANFamily(Family):
             }
             return discriminator_loss(r, f, kind) + weight * pen, aux
 
-        def d_update(d_st, real, k):
-            fake = self._gen(g_state, g_params, self.noise(k, m))
+        def d_update(d_st, real, y_real, k):
+            fake = self._gen(g_state, g_params, self.noise(k, m), y_real)
             (loss, aux), grads = jax.value_and_grad(d_objective, has_aux=True)(
-                d_st.params, real, fake, named_key(k, "penalty")
+                d_st.params, real, fake, y_real, named_key(k, "penalty")
             )
             return d_st.apply_gradients(grads=grads), (loss, aux, optax.global_norm(grads))
 
@@ -329,15 +367,15 @@ class GANFamily(Family):
         # path (a DCGAN step took 3.5 s scanned against ~0.4 s unrolled); k is small.
         outs = []
         for i in range(self.d_steps):
-            d_state, out = d_update(d_state, reals[i], d_keys[i])
+            d_state, out = d_update(d_state, reals[i], ys[i], d_keys[i])
             outs.append(out)
         d_losses, d_aux, d_norms = jax.tree.map(lambda *v: jnp.stack(v), *outs)
 
-        z = self.noise(named_key(key, "g_noise"), m)
+        z, y_g = self.noise(named_key(key, "g_noise"), m), ys[-1]
 
         def g_objective(params):
-            fake = make_packs(self._gen(g_state, params, z), pack)
-            return generator_loss(self._disc(d_state, d_state.params, fake), kind)
+            fake = self._gen(g_state, params, z, y_g)
+            return generator_loss(self._disc(d_state, d_state.params, fake, y_g), kind)
 
         g_loss, g_grads = jax.value_and_grad(g_objective)(g_state.params)
         g_state = g_state.apply_gradients(grads=g_grads)
@@ -360,9 +398,9 @@ class GANFamily(Family):
 
     def eval_step(self, state, batch, key):
         """Per example i: the discriminator on real x_i and on one fresh fake G(z_i)."""
-        x = batch["x"]
-        r = self.discriminate_logits(state, x)
-        f = self.discriminate_logits(state, self.sample(state, key, x.shape[0]))
+        x, y = batch["x"], self.labels(batch)
+        r = self.discriminate_logits(state, x, y)
+        f = self.discriminate_logits(state, self.sample(state, key, x.shape[0], y), y)
         return {
             "loss": jax.nn.softplus(-r) + jax.nn.softplus(f),  # -V per example pair
             "d_real": jax.nn.sigmoid(r),
@@ -372,23 +410,27 @@ class GANFamily(Family):
         }
 
     # -- the public API ------------------------------------------------------------------
-    def generate(self, state, z: jax.Array) -> jax.Array:
-        """G(z) for noise z of shape (N, latent_dim) (G's moving average with `g_ema`)."""
-        return self._gen(state["g"], state.get("g_ema", state["g"].params), z)
+    # `y` (labels, (N,) integers) is for a conditional GAN (`model.num_classes` > 0) only.
+    def generate(self, state, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        """G(z(, y)) for noise z of shape (N, latent_dim) (G's moving average with `g_ema`)."""
+        return self._gen(state["g"], state.get("g_ema", state["g"].params), z, y)
 
-    def discriminate_logits(self, state, x: jax.Array) -> jax.Array:
-        packs = make_packs(x, self.pack, cyclic=True)
-        return self._disc(state["d"], state["d"].params, packs)
+    def discriminate_logits(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        return self._disc(state["d"], state["d"].params, x, y, cyclic=True)
 
-    def discriminate(self, state, x: jax.Array) -> jax.Array:
-        """D(x): the discriminator's probability that x is real, shape (N,).
+    def discriminate(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        """D(x(, y)): the discriminator's probability that x is real, shape (N,).
 
         With `model.pack` = p > 1, entry i scores the pack x_i, ..., x_{i+p-1} (cyclically).
         """
-        return jax.nn.sigmoid(self.discriminate_logits(state, x))
+        return jax.nn.sigmoid(self.discriminate_logits(state, x, y))
 
-    def sample(self, state, key: jax.Array, num: int) -> jax.Array:
-        return self.generate(state, self.noise(key, num))
+    def sample(self, state, key: jax.Array, num: int, labels: jax.Array | None = None):
+        """`num` samples G(z); a conditional GAN makes them of `labels` (default: every
+        class in turn, 0, 1, ..., K-1, 0, ...)."""
+        if self.num_classes and labels is None:
+            labels = balanced_labels(num, self.num_classes)
+        return self.generate(state, self.noise(key, num), labels)
 
     def params_for_eval(self, state) -> dict[str, Any]:
         out = {"g": state["g"].params, "d": state["d"].params}
@@ -407,7 +449,10 @@ class GANFamily(Family):
         if len(shape) == 3:
             from jaxgen.data import to_unit
 
-            samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, 100))
+            k = self.num_classes
+            labels = jnp.repeat(jnp.arange(k), 10) if k else None  # a row per class
+            n = 10 * k if k else 100
+            samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, n, labels))
             samples = to_unit(samples, self.config.dataset)
             plotting.image_grid(samples, figs / "samples.png", title="GAN samples")
             return out

@@ -9,6 +9,15 @@ Config (`model.*`):
 - `beta` and `beta_schedule` (constant | linear | cyclical, over train steps): the KL weight.
 - `objective`: elbo (one reparameterized sample) or iwae (the k-sample bound, `k`).
 - `report_nll_k`, `report_nll_num`: the importance-sampled test NLL written by `report`.
+- `num_classes` = K > 0: the conditional VAE (Sohn et al. 2015). The label y (the batch's
+  "y") joins the encoder's input and the decoder's code (`jaxgen.models.conditioning`), so
+  the model learns q(z|x, y) and p(x|z, y) with the prior N(0, I) on z; the public methods
+  take labels (`sample(key, num, labels)`, `decode(z, y)`, ...), and the loss and bounds
+  are those of log p(x|y).
+
+Example (a conditional VAE asked for ten 7s):
+    >>> run = jaxgen.load_run("runs/cond_mnist/cvae")  # doctest: +SKIP
+    >>> sevens = run.sample(jax.random.PRNGKey(0), 10, jnp.full(10, 7))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from jaxgen import distributions as dist
 from jaxgen.config import ConfigDict, base_config
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import likelihood
+from jaxgen.models.conditioning import balanced_labels, batch_labels, with_label
 from jaxgen.models.conv import ConvDecoder, ConvEncoder
 from jaxgen.models.mlp import MLP
 from jaxgen.sampling import lerp, named_key, prior_sample, reparameterize, slerp
@@ -63,6 +73,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "active_threshold": 0.01,  # a unit is active if Var_x E[z|x] exceeds this
             "report_nll_k": 100,  # importance samples of the NLL in `report`; 0 = skip
             "report_nll_num": 1000,  # test examples for that NLL; 0 = all
+            "num_classes": 0,  # K > 0: a conditional VAE on the labels "y" (0 = plain)
         }
     )
     cfg.update(overrides)
@@ -98,6 +109,7 @@ class VAE(nn.Module):
     hidden: Sequence[int] = (512, 256)
     act: str = "relu"
     conv_features: Sequence[int] = (32, 64)
+    num_classes: int = 0  # > 0: the label y joins the encoder's input and the decoder's code
 
     def setup(self):
         d = math.prod(self.out_shape)
@@ -113,17 +125,27 @@ class VAE(nn.Module):
                 act=self.act,
             )
 
-    def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = self.encoder(x.reshape(x.shape[0], -1) if self.arch == "mlp" else x)
+    def encode(self, x: jax.Array, y: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        x = x.reshape(x.shape[0], -1) if self.arch == "mlp" else x
+        h = self.encoder(self._join(x, y))
         mean, log_var = jnp.split(h, 2, axis=-1)
         return mean, log_var
 
-    def decode(self, z: jax.Array) -> jax.Array:
-        return self.decoder(z).reshape((z.shape[0], *self.out_shape))
+    def decode(self, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        return self.decoder(self._join(z, y)).reshape((z.shape[0], *self.out_shape))
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        mean, _ = self.encode(x)
-        return self.decode(mean)
+    def _join(self, v: jax.Array, y: jax.Array | None) -> jax.Array:
+        if not self.num_classes:
+            return v
+        if y is None:
+            raise ValueError(
+                f"a conditional VAE (model.num_classes={self.num_classes}) needs labels y"
+            )
+        return with_label(v, y, self.num_classes)
+
+    def __call__(self, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        mean, _ = self.encode(x, y)
+        return self.decode(mean, y)
 
 
 class VAEFamily(Family):
@@ -146,6 +168,9 @@ class VAEFamily(Family):
                 )
         if m.decoder == "gaussian" and m.C <= 0:
             raise ConfigError(f"model.C must be > 0, got {m.C}")
+        if m.get("num_classes", 0) < 0:
+            raise ConfigError(f"model.num_classes must be >= 0, got {m.num_classes}")
+        self.num_classes = int(m.get("num_classes", 0))
 
     # -- networks -------------------------------------------------------------------------
     def module(self, shape: Sequence[int]) -> VAE:
@@ -157,19 +182,27 @@ class VAEFamily(Family):
             hidden=tuple(m.hidden_sizes),
             act=m.activation,
             conv_features=tuple(m.conv_features),
+            num_classes=self.num_classes,
         )
 
     def init(self, key: jax.Array, batch: Batch) -> train_state.TrainState:
         module = self.module(batch["x"].shape[1:])
-        params = module.init(key, batch["x"][:1])["params"]
+        y = self.labels(batch)
+        params = module.init(key, batch["x"][:1], None if y is None else y[:1])["params"]
         tx = make_optimizer(self.config.optimizer, self.total_steps)
         return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
 
-    def _encode(self, params, apply_fn, x):
-        return apply_fn({"params": params}, x, method="encode")
+    def labels(self, batch: Batch) -> jax.Array | None:
+        """The batch's labels for a conditional VAE (None for a plain one)."""
+        return batch_labels(batch, self.num_classes, self.config.dataset.name)
 
-    def _decode(self, params, apply_fn, z):
-        return apply_fn({"params": params}, z, method="decode")
+    def _encode(self, params, apply_fn, x, y=None):
+        args = (x,) if y is None else (x, y)  # families built on this one take no labels
+        return apply_fn({"params": params}, *args, method="encode")
+
+    def _decode(self, params, apply_fn, z, y=None):
+        args = (z,) if y is None else (z, y)
+        return apply_fn({"params": params}, *args, method="decode")
 
     # -- likelihood pieces ----------------------------------------------------------------
     def log_px_given_z(self, x: jax.Array, out: jax.Array) -> jax.Array:
@@ -186,12 +219,16 @@ class VAEFamily(Family):
             return -dist.bernoulli_log_prob(x, out)
         return m.C * jnp.sum((x - out).reshape(x.shape[0], -1) ** 2, axis=-1)
 
-    def log_weights(self, params, apply_fn, x, key, n: int, beta=1.0) -> jax.Array:
-        """(B, n) log p(x|z_i) + beta * (log p(z_i) - log q(z_i|x)), z_i ~ q(z|x)."""
-        mean, log_var = self._encode(params, apply_fn, x)
+    def log_weights(self, params, apply_fn, x, key, n: int, beta=1.0, y=None) -> jax.Array:
+        """(B, n) log p(x|z_i) + beta * (log p(z_i) - log q(z_i|x)), z_i ~ q(z|x).
+
+        With labels y (a conditional VAE) every term is conditioned on y: a bound on log p(x|y).
+        """
+        mean, log_var = self._encode(params, apply_fn, x, y)
         eps = jax.random.normal(key, (n, *mean.shape), mean.dtype)
         z = mean + jnp.exp(0.5 * log_var) * eps  # (n, B, L), reparameterized
-        out = self._decode(params, apply_fn, z.reshape(-1, z.shape[-1]))
+        ys = None if y is None else jnp.tile(y, n)  # z is (n, B): label b repeats per sample
+        out = self._decode(params, apply_fn, z.reshape(-1, z.shape[-1]), ys)
         xs = jnp.broadcast_to(x, (n, *x.shape)).reshape(-1, *x.shape[1:])
         log_px = self.log_px_given_z(xs, out).reshape(n, -1)
         log_pz = dist.std_normal_log_prob(z)
@@ -200,13 +237,14 @@ class VAEFamily(Family):
 
     def loss(self, params, apply_fn, batch: Batch, key, beta) -> tuple[jax.Array, dict]:
         m = self.config.model
-        x = batch["x"]
+        x, y = batch["x"], self.labels(batch)
         if m.objective == "iwae":
-            bound = likelihood.iwae_bound(self.log_weights(params, apply_fn, x, key, m.k, beta))
+            lw = self.log_weights(params, apply_fn, x, key, m.k, beta, y)
+            bound = likelihood.iwae_bound(lw)
             return -bound.mean(), {"iwae_bound": bound.mean(), "beta": beta}
-        mean, log_var = self._encode(params, apply_fn, x)
+        mean, log_var = self._encode(params, apply_fn, x, y)
         z = reparameterize(key, mean, log_var)
-        rec = self.reconstruction_loss(x, self._decode(params, apply_fn, z))
+        rec = self.reconstruction_loss(x, self._decode(params, apply_fn, z, y))
         kl = dist.kl_std_normal(mean, log_var)
         loss = jnp.mean(rec + beta * kl)
         return loss, {"reconstruction": rec.mean(), "kl": kl.mean(), "beta": beta}
@@ -222,57 +260,71 @@ class VAEFamily(Family):
     def eval_step(self, state, batch, key):
         """Per example: -ELBO (nats, beta = 1), its reconstruction and KL terms."""
         m = self.config.model
-        x = batch["x"]
-        mean, log_var = self._encode(state.params, state.apply_fn, x)
+        x, y = batch["x"], self.labels(batch)
+        mean, log_var = self._encode(state.params, state.apply_fn, x, y)
         z = reparameterize(named_key(key, "z"), mean, log_var)
-        log_px = self.log_px_given_z(x, self._decode(state.params, state.apply_fn, z))
+        log_px = self.log_px_given_z(x, self._decode(state.params, state.apply_fn, z, y))
         kl = dist.kl_std_normal(mean, log_var)
         out = {"loss": kl - log_px, "neg_elbo": kl - log_px, "rec_nll": -log_px, "kl": kl}
         if m.eval_k > 1:
-            lw = self.log_weights(state.params, state.apply_fn, x, named_key(key, "iw"), m.eval_k)
+            lw = self.log_weights(
+                state.params, state.apply_fn, x, named_key(key, "iw"), m.eval_k, 1.0, y
+            )
             out[f"nll_k{m.eval_k}"] = -likelihood.iwae_bound(lw)
         return out
 
     # -- the public API load_run binds -----------------------------------------------------
-    def encode(self, state, x: jax.Array) -> jax.Array:
-        """The posterior mean E[z|x]: the code to interpolate between."""
-        return self._encode(state.params, state.apply_fn, x)[0]
+    # `y` (labels, (N,) integers) is for a conditional VAE (`model.num_classes` > 0) only.
+    def encode(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        """The posterior mean E[z|x(, y)]: the code to interpolate between."""
+        return self._encode(state.params, state.apply_fn, x, y)[0]
 
-    def encode_distribution(self, state, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """(mean, log_var) of q(z|x)."""
-        return self._encode(state.params, state.apply_fn, x)
+    def encode_distribution(self, state, x: jax.Array, y=None) -> tuple[jax.Array, jax.Array]:
+        """(mean, log_var) of q(z|x(, y))."""
+        return self._encode(state.params, state.apply_fn, x, y)
 
-    def decode(self, state, z: jax.Array) -> jax.Array:
+    def decode(self, state, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
         """The decoder's mean image: sigmoid(logits) (Bernoulli) or x_hat (Gaussian)."""
-        out = self._decode(state.params, state.apply_fn, z)
+        out = self._decode(state.params, state.apply_fn, z, y)
         return jax.nn.sigmoid(out) if self.config.model.decoder == "bernoulli" else out
 
-    def reconstruct(self, state, x: jax.Array) -> jax.Array:
-        return self.decode(state, self.encode(state, x))
+    def reconstruct(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        z = self.encode(state, x, y)
+        # Families built on this one (the sequence VAE) decode without labels.
+        return self.decode(state, z) if y is None else self.decode(state, z, y)
 
-    def elbo(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+    def elbo(self, state, x: jax.Array, key: jax.Array, y=None) -> jax.Array:
         """Per-example one-sample ELBO (nats) = the k=1 importance-weighted bound."""
-        return self.log_weights(state.params, state.apply_fn, x, key, 1)[:, 0]
+        return self.log_weights(state.params, state.apply_fn, x, key, 1, 1.0, y)[:, 0]
 
-    def iwae_bound(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+    def iwae_bound(self, state, x: jax.Array, key: jax.Array, y=None) -> jax.Array:
         """Per-example L_k with k = `model.k` (use `log_weights_fn` for other k)."""
-        lw = self.log_weights(state.params, state.apply_fn, x, key, self.config.model.k)
+        lw = self.log_weights(state.params, state.apply_fn, x, key, self.config.model.k, 1.0, y)
         return likelihood.iwae_bound(lw)
 
     def log_weights_fn(self, state):
         """(x, key, n) -> (B, n) log importance weights, for `evaluation.likelihood`."""
         return lambda x, key, n: self.log_weights(state.params, state.apply_fn, x, key, n)
 
-    def sample(self, state, key, num: int) -> jax.Array:
-        """Mean images decoded from z ~ N(0, I)."""
-        return self.decode(state, prior_sample(key, num, self.config.model.latent_dim))
+    def sample(self, state, key, num: int, labels: jax.Array | None = None) -> jax.Array:
+        """Mean images decoded from z ~ N(0, I); a conditional VAE decodes them with `labels`
+        (default: every class in turn, 0, 1, ..., K-1, 0, ...)."""
+        z = prior_sample(key, num, self.config.model.latent_dim)
+        if self.num_classes and labels is None:
+            labels = balanced_labels(num, self.num_classes)
+        return self.decode(state, z, labels)
 
     # -- end-of-run report ----------------------------------------------------------------
-    def active_units(self, state, x: np.ndarray, batch_size: int = 1000) -> dict[str, Any]:
+    def active_units(
+        self, state, x: np.ndarray, batch_size: int = 1000, y: np.ndarray | None = None
+    ) -> dict[str, Any]:
         """Burda et al.'s active units: Var over data of E[z_u|x] above the threshold."""
+        enc = jax.jit(self.encode)
         means = np.concatenate(
             [
-                np.asarray(jax.jit(self.encode)(state, x[i : i + batch_size]))
+                np.asarray(
+                    enc(state, x[i : i + batch_size], None if y is None else y[i : i + batch_size])
+                )
                 for i in range(0, len(x), batch_size)
             ]
         )
@@ -286,11 +338,23 @@ class VAEFamily(Family):
         m = self.config.model
         figs = Path(workdir) / "figures"
         test = splits.test if splits.test is not None else splits.train
-        x = test["x"]
+        x, y = test["x"], self.labels(test)
         out: dict[str, Any] = {}
-        au = self.active_units(state, x)
+        au = self.active_units(state, x, y=y)
         out["active_units"] = au["active_units"]
         out["latent_dim"] = m.latent_dim
+        if self.num_classes:  # one row per class, as conditional-generation papers show
+            if x.ndim != 4:  # figures are of images
+                return out
+            k = self.num_classes
+            labels = jnp.repeat(jnp.arange(k), 10)
+            samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, 10 * k, labels))
+            plotting.image_grid(samples, figs / "samples.png", ncols=10, title="one row per class")
+            rec = np.asarray(jax.jit(self.reconstruct)(state, x[:10], y[:10]))
+            plotting.image_rows(
+                [x[:10], rec], ["test", "reconstruction"], figs / "reconstructions.png"
+            )
+            return out  # the NLL below is of the plain model's log p(x); this one has log p(x|y)
         samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, 100))
         plotting.image_grid(samples, figs / "samples.png", title="samples from the prior")
         rec = np.asarray(jax.jit(self.reconstruct)(state, x[:10]))

@@ -162,6 +162,10 @@ gan-mnist: setup
 cond-mnist: setup
 	$(MAIN) --config experiments/cond_mnist.py --workdir $(RUNS)/cond_mnist
 
+.PHONY: vq-mnist
+vq-mnist: setup
+	$(MAIN) --config experiments/vq_mnist.py --workdir $(RUNS)/vq_mnist
+
 .PHONY: cond-mnist-sevens
 cond-mnist-sevens: setup
 	$(PY) scripts/sample_digits.py --workdir $(RUNS)/cond_mnist/cgan --digit 7 --num 10

@@ -187,10 +187,14 @@ def test_unknown_kind_raises():
 
 @pytest.mark.parametrize(
     "kind,arch",
-    [(k, "mlp") for k in autoencoder.KINDS] + [("contractive", "conv"), ("denoising", "conv")],
+    [(k, "mlp") for k in autoencoder.KINDS]
+    + [("contractive", "conv"), ("denoising", "conv"), ("vq", "conv")],
 )
 def test_every_kind_steps_under_jit(kind, arch):
-    cfg = autoencoder.config("mnist", kind=kind, architecture=arch, code_size=6, hidden_size=16)
+    vq = {"vq_dim": 3, "codebook_size": 4} if kind == "vq" else {}
+    cfg = autoencoder.config(
+        "mnist", kind=kind, architecture=arch, code_size=6, hidden_size=16, **vq
+    )
     cfg.model.conv_features = (4, 8)
     fam = autoencoder.make_family(cfg)
     batch = {"x": jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))}

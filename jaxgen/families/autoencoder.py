@@ -10,6 +10,13 @@ architectures is `model.kind`:
 - `contractive`: + `contractive_weight` * ||d z / d x||_F^2, the exact encoder Jacobian.
 - `denoising`: the encoder sees x corrupted by `corruption` at `corruption_level` (drawn from
   the step key); the loss compares the reconstruction with the clean x.
+- `vq`: the VQ-VAE (van den Oord et al. 2017): the code of `code_size` numbers is read as
+  `code_size / vq_dim` vectors, each replaced by the nearest of `codebook_size` codebook
+  vectors (straight-through gradients), + `vq_commitment` * ||z_e - sg(e)||^2; the codebook
+  follows its assignments by moving averages (`vq_decay`) and codes used less than
+  `vq_restart` times (moving count) restart on encoder outputs (`jaxgen.models.vq`). An
+  image costs (code_size / vq_dim) * log2(codebook_size) bits; `encode` returns the
+  quantized code, `code_indices` / `decode_indices` the integers themselves.
 
 `model.architecture` is `mlp` (any input shape, flattened) or `conv` (images (H, W, C):
 strided convs down, sub-pixel upsampling up, `model.conv_features` channels).
@@ -34,13 +41,14 @@ from jaxgen import corruption, losses, regularizers
 from jaxgen.config import ConfigDict, base_config
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import metrics
+from jaxgen.models import vq
 from jaxgen.models.conv import ConvDecoder, ConvEncoder
 from jaxgen.models.mlp import ACTIVATIONS, MLP, activation
 from jaxgen.sampling import named_key
 from jaxgen.train.family import Batch, Family
 from jaxgen.train.optim import make_optimizer
 
-KINDS = ("undercomplete", "sparse", "contractive", "denoising")
+KINDS = ("undercomplete", "sparse", "contractive", "denoising", "vq")
 ARCHITECTURES = ("mlp", "conv")
 
 _DEFAULTS: dict[str, Any] = {
@@ -60,6 +68,11 @@ _DEFAULTS: dict[str, Any] = {
     "contractive_weight": 0.0,  # contractive: weight of ||J||_F^2
     "corruption": "gaussian",  # denoising: gaussian | masking | salt_and_pepper
     "corruption_level": 0.3,  # denoising: Gaussian std, or the masking / salt-and-pepper rate
+    "codebook_size": 256,  # vq: K codes
+    "vq_dim": 8,  # vq: size of each quantized vector (divides code_size)
+    "vq_commitment": 0.25,  # vq: beta, the commitment loss's weight
+    "vq_decay": 0.99,  # vq: the codebook's moving-average decay
+    "vq_restart": 1.0,  # vq: restart codes whose moving count falls below this (0 = never)
 }
 
 # What `config(kind=...)` starts from, so each kind trains sensibly out of the box.
@@ -68,6 +81,7 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "sparse": {"code_activation": "sigmoid", "sparsity_kl": 1.0},
     "contractive": {"code_activation": "sigmoid", "contractive_weight": 1.0},
     "denoising": {},
+    "vq": {},
 }
 
 
@@ -135,8 +149,14 @@ class Autoencoder(nn.Module):
         return self.decode(z), z
 
 
+class VQState(train_state.TrainState):
+    """A TrainState that also holds a VQ-VAE's codebook (moved by averages, not gradients)."""
+
+    codebook: Any = None
+
+
 class AutoencoderFamily(Family):
-    """Undercomplete, sparse, contractive or denoising autoencoder (`model.kind`)."""
+    """Undercomplete, sparse, contractive, denoising or vector-quantized AE (`model.kind`)."""
 
     public_api = ("encode", "decode", "reconstruct", "corrupt", "jacobian_norm", "code_stats")
 
@@ -152,6 +172,11 @@ class AutoencoderFamily(Family):
         self.kl = float(_get(m, "sparsity_kl"))
         self.rho = float(_get(m, "sparsity_target"))
         self.cw = float(_get(m, "contractive_weight"))
+        if self.kind == "vq":
+            self.num_codes, self.vq_dim = int(m.codebook_size), int(m.vq_dim)
+            self.beta, self.decay = float(m.vq_commitment), float(m.vq_decay)
+            self.restart = float(m.vq_restart)
+            self.public_api = (*self.public_api, "code_indices", "decode_indices")
         self._validate(m)
         self.loss_fn = losses.reconstruction(m.loss)
 
@@ -190,6 +215,20 @@ class AutoencoderFamily(Family):
             need(0 < self.rho < 1, f"model.sparsity_target must be in (0, 1), got {self.rho}")
         if self.kind == "contractive":
             need(self.cw > 0, "model.kind=contractive needs model.contractive_weight > 0")
+        if self.kind == "vq":
+            need(
+                self.num_codes >= 2 and self.vq_dim >= 1 and m.code_size % self.vq_dim == 0,
+                f"model.kind=vq needs model.codebook_size >= 2 and model.vq_dim dividing "
+                f"model.code_size, got {self.num_codes}, {self.vq_dim} and {m.code_size}",
+            )
+            need(
+                0.0 <= self.decay < 1.0 and self.beta >= 0 and self.restart >= 0,
+                "model.vq_decay must be in [0, 1), vq_commitment and vq_restart >= 0",
+            )
+            need(
+                self.code_act == "linear",
+                "model.kind=vq quantizes the encoder's output: model.code_activation=linear",
+            )
         if self.kind == "denoising":
             need(
                 self.corruption in corruption.CORRUPTIONS and self.corruption != "none",
@@ -221,12 +260,31 @@ class AutoencoderFamily(Family):
         module = self.module(batch["x"].shape[1:])
         params = module.init(key, batch["x"][:1])["params"]
         tx = make_optimizer(self.config.optimizer, self.total_steps)
-        return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
+        if self.kind != "vq":
+            return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
+        # The codebook starts on the first batch's encoder outputs (a data-dependent start,
+        # as k-means initialisations do), so no code begins far from the data.
+        z = module.apply({"params": params}, batch["x"], method="encode")
+        z = z.reshape(-1, self.vq_dim)
+        k_pick, k_noise = jax.random.split(named_key(key, "codebook"))
+        pick = z[jax.random.randint(k_pick, (self.num_codes,), 0, z.shape[0])]
+        embed = pick + 0.01 * jnp.std(z) * jax.random.normal(k_noise, pick.shape)
+        book = {"embed": embed, "count": jnp.ones((self.num_codes,)), "sum": embed}
+        return VQState.create(apply_fn=module.apply, params=params, tx=tx, codebook=book)
 
     def _corrupt(self, key: jax.Array, x: jax.Array) -> jax.Array:
         return corruption.corrupt(key, x, self.corruption, self.level)
 
-    def loss(self, params, apply_fn, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
+    def quantize(self, z: jax.Array, book: vq.Codebook) -> tuple[jax.Array, jax.Array]:
+        """Codes (B, code_size) -> (straight-through quantized codes, indices (B, L))."""
+        ze = z.reshape(-1, self.vq_dim)
+        idx = vq.nearest(ze, book["embed"])
+        zq = vq.straight_through(ze, book["embed"][idx])
+        return zq.reshape(z.shape), idx.reshape(z.shape[0], -1)
+
+    def loss(
+        self, params, apply_fn, batch: Batch, key: jax.Array, book: vq.Codebook | None = None
+    ) -> tuple[jax.Array, dict]:
         x = batch["x"]
 
         def encode(v):
@@ -234,9 +292,20 @@ class AutoencoderFamily(Family):
 
         x_in = self._corrupt(named_key(key, "corrupt"), x) if self.kind == "denoising" else x
         z = encode(x_in)
+        if self.kind == "vq":
+            z_e = z
+            z, idx = self.quantize(z_e, book)
         out = apply_fn({"params": params}, z, method="decode")
         rec = self.loss_fn(x, out).mean()  # Against the clean x, also when denoising.
         total, aux = rec, {"reconstruction": rec}
+        if self.kind == "vq":
+            # Per image: summed over its L vectors, as the reconstruction sums over pixels.
+            ze = z_e.reshape(-1, self.vq_dim)
+            commit = vq.commitment(ze, book["embed"][idx.reshape(-1)]).reshape(len(x), -1)
+            aux["commitment"] = commit.sum(1).mean()
+            aux["perplexity"] = vq.perplexity(idx.reshape(-1), self.num_codes)
+            aux["_vq"] = (ze, idx.reshape(-1))  # for the codebook update; not a metric
+            total = total + self.beta * aux["commitment"]
         if self.kind == "sparse":
             aux["code_mean_abs"] = jnp.mean(jnp.abs(z))
             if self.l1 > 0:
@@ -251,15 +320,23 @@ class AutoencoderFamily(Family):
         return total, aux
 
     def train_step(self, state, batch, key):
+        book = state.codebook if self.kind == "vq" else None
         (loss, aux), grads = jax.value_and_grad(self.loss, has_aux=True)(
-            state.params, state.apply_fn, batch, key
+            state.params, state.apply_fn, batch, key, book
         )
         state = state.apply_gradients(grads=grads)
+        if self.kind == "vq":
+            ze, idx = aux.pop("_vq")
+            book = vq.ema_update(book, ze, idx, self.decay)
+            if self.restart > 0:
+                book = vq.restart_dead(book, ze, named_key(key, "restart"), self.restart)
+            aux["dead_codes"] = jnp.sum(state.codebook["count"] < self.restart)
+            state = state.replace(codebook=book)
         return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
 
     def eval_step(self, state, batch, key):
         x = batch["x"]
-        out, _ = state.apply_fn({"params": state.params}, x)
+        out = state.apply_fn({"params": state.params}, self.encode(state, x), method="decode")
         x_hat = losses.decoder_mean(self.config.model.loss, out)
         d = math.prod(x.shape[1:])
         result = {
@@ -281,11 +358,33 @@ class AutoencoderFamily(Family):
         jac = jax.jit(self.jacobian_norm)(state, x[:500])
         out = {k: float(v) for k, v in stats.items()}
         out["jacobian_fro2"] = float(jnp.mean(jac))
+        if self.kind == "vq":
+            idx = jax.jit(self.code_indices)(state, x)
+            out["codebook_perplexity"] = float(vq.perplexity(idx.reshape(-1), self.num_codes))
+            out["codes_used"] = int(len(np.unique(np.asarray(idx))))
+            out["bits_per_image"] = self.bits_per_image
         return out
+
+    @property
+    def bits_per_image(self) -> float:
+        """A VQ code's size: L log2(K) bits for L vectors from K codes."""
+        return self.config.model.code_size // self.vq_dim * math.log2(self.num_codes)
 
     # -- the public API load_run binds ---------------------------------------------------
     def encode(self, state, x: jax.Array) -> jax.Array:
-        return state.apply_fn({"params": state.params}, x, method="encode")
+        """The code of x (B, code_size): for `vq`, the quantized one the decoder reads."""
+        z = state.apply_fn({"params": state.params}, x, method="encode")
+        return self.quantize(z, state.codebook)[0] if self.kind == "vq" else z
+
+    def code_indices(self, state, x: jax.Array) -> jax.Array:
+        """vq: the codebook index of each of x's L code vectors, (B, L) integers."""
+        z = state.apply_fn({"params": state.params}, x, method="encode")
+        return self.quantize(z, state.codebook)[1]
+
+    def decode_indices(self, state, idx: jax.Array) -> jax.Array:
+        """vq: images from codebook indices (B, L)."""
+        z = state.codebook["embed"][idx].reshape(idx.shape[0], -1)
+        return self.decode(state, z)
 
     def decode(self, state, z: jax.Array) -> jax.Array:
         out = state.apply_fn({"params": state.params}, z, method="decode")
@@ -338,6 +437,7 @@ __all__ = [
     "KINDS",
     "Autoencoder",
     "AutoencoderFamily",
+    "VQState",
     "codes",
     "config",
     "make_family",

@@ -48,6 +48,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "num_layers": 1,  # stacked cells
             "dropout": 0.0,  # between layers and before the readout, in training
             "num_classes": 10,  # classify
+            "vocab_size": 0,  # lm: tokens in the vocabulary (0 = the text corpora's characters)
             "forget_bias": 1.0,
             "unroll": 1,  # lax.scan unroll factor
             "temperature": 1.0,  # lm sampling
@@ -237,7 +238,9 @@ class RNNFamily(Family):
         from jaxgen.data.sequences import COPY_VOCAB
         from jaxgen.data.text import VOCAB
 
-        return COPY_VOCAB if self.config.model.task == "copy" else len(VOCAB)
+        if self.config.model.task == "copy":
+            return COPY_VOCAB
+        return int(self.config.model.get("vocab_size", 0)) or len(VOCAB)
 
     def init(self, key, batch):
         # The per-step feature shape, for `_example_model` (the loop calls `init`, or traces
@@ -374,7 +377,7 @@ class RNNFamily(Family):
             return {"test_sequences": int(len(splits.test["x"]))}
         if task == "copy":
             return {"baseline_nats": splits.info["baseline_nats"]}
-        if task == "lm":
+        if task == "lm" and "test_ids" in splits.info:  # a text corpus, not other tokens
             return self._lm_report(state, splits, workdir, key)
         return {}
 

@@ -187,3 +187,10 @@ reproduce: setup
 bench: setup
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m benchmarks.run
+
+.PHONY: gan-2d-wgan-gp gan-mnist-wgan-gp
+gan-2d-wgan-gp: setup
+	$(MAIN) --config experiments/gan_2d.py:wgan_gp --workdir $(RUNS)/gan_2d_wgan_gp
+
+gan-mnist-wgan-gp: setup
+	$(MAIN) --config experiments/gan_mnist.py:wgan_gp --workdir $(RUNS)/gan_mnist_wgan_gp

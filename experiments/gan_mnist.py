@@ -19,8 +19,16 @@ epochs 1 / 2 / 4 / 6 / 7 (the average still holds the first epoch's weights at e
 Unrolling the k discriminator updates instead of scanning them took a step from 3.5 s to
 0.44 s on one core.
 
+WGAN-GP with the MLP players (lambda 10, 5 critic updates per G update, Adam(1e-4, 0.5,
+0.9), 30 epochs = 4,680 G steps, 4 min on a shared core): FID 40.7 against the plain MLP
+GAN's 16.5 over the same 30 passes, its most frequent digit 0.193. Gulrajani et al. train
+200k G steps on MNIST; at this budget the critic's 5 steps leave G with a fifth of the
+plain GAN's updates.
+
 Run:
   python -m jaxgen.main --config experiments/gan_mnist.py --workdir runs/gan_mnist  (make gan-mnist)
+  python -m jaxgen.main --config experiments/gan_mnist.py:wgan_gp --workdir runs/gan_mnist_wgan_gp
+      (make gan-mnist-wgan-gp: WGAN-GP beside the plain MLP GAN alone, no conv GAN or VAE)
   python -m jaxgen.main --config experiments/gan_mnist.py:quick --workdir runs/gan_mnist_quick
 """
 
@@ -113,6 +121,17 @@ def get_config(arg: str | None = None) -> ConfigDict:
     for opt in (wgan.optimizer, wgan.d_optimizer):
         opt.lr, opt.b1, opt.b2 = 1e-4, 0.5, 0.9
     c.models.wgan_gp_mlp = wgan
+    # The command the README's rows name: a run of some entries adds rows, keeping the others.
+    c.command = "make gan-mnist"
+    c.targets = (
+        "the conv GAN below half the VAE's FID",
+        "GAN sharper than the VAE, no digit above 0.15",
+    )
+    if arg == "wgan_gp":
+        c.targets = ("beside the conv GAN of make gan-mnist", "no digit above 0.15")
+        c.models = ConfigDict({"gan_mlp": mlp, "wgan_gp_mlp": wgan})
+        c.use_vae = False
+        c.command = "make gan-mnist-wgan-gp"
     return c
 
 
@@ -187,16 +206,16 @@ def run(config: ConfigDict, workdir: str) -> dict:
                 f"FID vs test (classifier acc {clf.test_accuracy:.3f}): "
                 + " / ".join(r["model"] for r in rows),
                 " / ".join(f"{r['fid_vs_test']:.1f}" for r in rows),
-                "make gan-mnist",
-                "target: the conv GAN below half the VAE's FID",
+                config.command,
+                f"target: {config.targets[0]}",
             ),
             result_row(
                 "MNIST samples: sharpness and class balance",
                 "Laplacian variance (higher = sharper) / most frequent predicted digit's share "
                 "(0.10 = balanced): " + " / ".join(r["model"] for r in rows),
                 " / ".join(f"{r['lap_var']:.3f}, {r['max_class_share']:.3f}" for r in rows),
-                "make gan-mnist",
-                "target: GAN sharper than the VAE, no digit above 0.15",
+                config.command,
+                f"target: {config.targets[1]}",
             ),
         ],
     }

@@ -14,6 +14,16 @@
   (the codes drawn independently); the VAE's own N(0, I) prior beside them. The LSTM's test
   NLL in bits per image says how far below L log2 K the codes compress.
 
+What the full run found (`make vq-mnist`, 10 epochs per model, 28 min on a shared core):
+- At 32 / 64 / 128 bits the VQ-VAE's test PSNR is 18.02 / 19.61 / 21.13 dB, the quantized
+  AE's 18.08 / 20.28 / 22.02 (8, 16, 32 numbers of 4 bits), the VAE's 18.19 / 19.98 / 20.54:
+  with the same MLPs a scalar-quantized plain code is as good or better; what the discrete
+  code buys is a prior that can be learnt exactly.
+- The codebook stays in use: perplexity 227-231 of 256, all 256 codes used.
+- The LSTM prior codes the images in 22 / 37 / 60 bits instead of 32 / 64 / 128, and its
+  samples reach Frechet distance 14.5 / 12.3 / 12.3 (the conv DCGAN of `make gan-mnist`:
+  12.8), against 35-51 for independent marginals and 38-40 for the VAE's N(0, I) samples.
+
 Run:
   python -m jaxgen.main --config experiments/vq_mnist.py --workdir runs/vq_mnist
   (make vq-mnist; about 25 minutes on one core)

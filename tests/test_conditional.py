@@ -111,3 +111,15 @@ def test_conditional_config_errors(module):
     fam = module.make_family(module.config("ferris_wheel", num_classes=2))  # no labels
     with pytest.raises(ConfigError, match="needs labeled data"):
         fam.init(jax.random.PRNGKey(0), {"x": jnp.zeros((2, 10))})
+
+
+def test_plain_vae_on_a_vector_dataset_reports_its_nll_without_image_figures(tmp_path):
+    c = vae.config("blobs", latent_dim=2, hidden_sizes=(16,), report_nll_k=4)
+    c.dataset.num_points = 600
+    c.train.batch_size = 64
+    c.train.num_epochs = 1
+    c.train.progress = False
+    res = train(c, tmp_path)
+    nll = [v for k, v in res.summary["report"].items() if k.startswith("test_nll")]
+    assert len(nll) == 1 and np.isfinite(nll[0])
+    assert not (tmp_path / "figures" / "samples.png").exists()

@@ -176,6 +176,13 @@ TRIALS ?= 6
 faults: setup
 	$(PY) scripts/faults.py --trials $(TRIALS)
 
+# A thousand bad inputs (configs, overrides, damaged run and data files) through the CLI and
+# load_run: `make fuzz` prints cases tried, clean, and each failure with its input.
+CASES ?= 1000
+.PHONY: fuzz
+fuzz: setup
+	$(PY) scripts/fuzz.py --cases $(CASES)
+
 # Re-run a finished run from its config.json in a fresh folder: `make reproduce RUN=runs/X`.
 .PHONY: reproduce
 reproduce: setup

@@ -183,6 +183,11 @@ def build(
         raise
     except Exception as e:
         raise ConfigError(f"get_config({arg!r}) in {path} failed: {type(e).__name__}: {e}") from e
+    if not isinstance(config, ConfigDict):
+        raise ConfigError(
+            f"get_config({arg!r}) in {path} returned a {type(config).__name__}, not an "
+            "ml_collections.ConfigDict"
+        )
     config.lock()
     for key, text in overrides:
         override(config, key, text)
@@ -311,6 +316,12 @@ def from_json(text: str, source: str = "config.json") -> ConfigDict:
         raise ConfigError(f"{source} is not valid JSON ({e}); the run folder is damaged") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source} holds no config (a JSON object); the run folder is damaged")
+    for group in ("model", "dataset", "train", "optimizer"):
+        if group in raw and not isinstance(raw[group], dict):
+            raise ConfigError(
+                f"{source} has '{group}' as a {type(raw[group]).__name__}, not a section; the run "
+                "folder is damaged"
+            )
     config = ConfigDict(_with_defaults(fix(raw)))
     config.lock()
     return config

@@ -40,8 +40,10 @@ def run(argv: Sequence[str]) -> int:
         raise ConfigError(f"unknown flag --{sorted(unknown)[0]}; {USAGE}")
     if "config" not in flags or "workdir" not in flags:
         raise ConfigError(f"--config and --workdir are required; {USAGE}")
-    config, module = build(flags["config"], overrides)
     workdir = flags["workdir"]
+    if not str(workdir).strip():
+        raise ConfigError(f"--workdir is empty; {USAGE}")
+    config, module = build(flags["config"], overrides)
     if hasattr(module, "run"):
         module.run(config, workdir)
         from jaxgen.report import write_html

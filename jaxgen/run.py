@@ -16,7 +16,7 @@ import jax
 
 from jaxgen import data as data_lib
 from jaxgen.config import from_json
-from jaxgen.errors import CheckpointError
+from jaxgen.errors import CheckpointError, ConfigError
 from jaxgen.train.checkpoint import Checkpointer
 from jaxgen.train.loop import Trainer, make_family, seed_slice
 
@@ -60,7 +60,13 @@ def load_run(
     if not cfg_path.is_file():
         raise CheckpointError(f"{workdir} is not a run folder (no config.json)")
     config = from_json(cfg_path.read_text(), str(cfg_path))
-    family = make_family(config)
+    try:
+        family = make_family(config)
+    except (AttributeError, TypeError, KeyError) as e:  # a section of the wrong shape
+        raise ConfigError(
+            f"{cfg_path} does not describe a run ({type(e).__name__}: {e}); the run folder is "
+            "damaged"
+        ) from None
     splits = splits if splits is not None else data_lib.load(config.dataset)
     trainer = Trainer(config, family, splits)
     ckpt = Checkpointer(workdir / "checkpoints")

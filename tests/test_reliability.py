@@ -307,13 +307,13 @@ def test_reproduce_refuses_an_unfinished_run(folder, capsys):
     assert "has not finished" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("garbled", ['{"seed": 0, "model": {', "[1, 2]"])
+@pytest.mark.parametrize("garbled", ['{"seed": 0, "model": {', "[1, 2]", '{"model": 3}'])
 def test_a_garbled_config_json_is_one_jaxgen_error(folder, capsys, garbled):
     import jaxgen
     from jaxgen import reproduce
     from jaxgen.errors import ConfigError
 
-    run = folder / f"garbled{len(garbled)}"
+    run = folder / f"garbled{len(garbled)}{garbled[:3].isalnum()}"
     run.mkdir()
     (run / "config.json").write_text(garbled)
     (run / "summary.json").write_text("{}")  # finished, as far as reproduce can tell
@@ -340,3 +340,54 @@ def test_reading_back_one_checkpoint_checks_its_digests(folder, reference):
         ckpt.restore_step(step, abstract)
     ckpt.close()
     assert step in Checkpointer(run / "checkpoints").steps()  # reported, not moved
+
+
+# -- found by `make fuzz` (scripts/fuzz.py) --------------------------------------------------
+@pytest.mark.parametrize("how", ["not_a_dict", "garbled"])
+def test_unreadable_orbax_metadata_sets_that_checkpoint_aside_not_the_folder(
+    folder, config_file, reference, capsys, how
+):
+    workdir = folder / f"metadata-{how}"
+    train(_config(), workdir, stop_at_step=26)
+    meta = workdir / "checkpoints" / "26" / "_CHECKPOINT_METADATA"
+    meta.write_text('"x"' if how == "not_a_dict" else "{\x00garbled")
+    code, out, err = _main(capsys, config_file, workdir)
+    assert code == 0, err
+    assert "checkpoint 26 has unreadable metadata" in out and "from step 21" in out
+    assert faults.same(faults.fingerprint(workdir), reference)
+
+
+def test_a_config_file_whose_get_config_returns_a_dict_is_one_line(tmp_path, capsys):
+    path = tmp_path / "returns_dict.py"
+    path.write_text("def get_config(arg=None):\n    return {'lr': 1}\n")
+    code, _, err = _main(capsys, path, tmp_path / "run")
+    assert code == 2 and len(err) == 1 and "returned a dict" in err[0], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_empty_workdir_is_one_line(config_file, capsys):
+    code = cli.main(["--config", str(config_file), "--workdir", ""])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--workdir is empty" in err[0], err
+
+
+@pytest.mark.parametrize("target", ["dataset_info.json", "train.array_record"])
+def test_damaged_prepared_mnist_files_are_a_data_error(tmp_path, target):
+    from jaxgen import data as data_lib
+    from jaxgen.data import mnist
+    from jaxgen.errors import DataError
+
+    data_dir = tmp_path / "tfds"
+    cfg = data_lib.base_config("mnist", num_train=1000)
+    cfg.data_dir = str(data_dir)
+    mnist.load_split("test[:10]", str(data_dir))  # prepares a private copy
+    path = next(p for p in data_dir.rglob("*") if p.name.endswith(target) or target in p.name)
+    raw = bytearray(path.read_bytes())
+    if target.endswith(".json"):
+        raw = bytearray(b'{"name": 3, "model": []}')
+    else:
+        for i in range(100, len(raw), 997):  # garble every chunk the reader checks
+            raw[i] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="damaged"):
+        data_lib.load(cfg)

@@ -136,20 +136,31 @@ def load_split(split: str, data_dir: str | None = None) -> tuple[np.ndarray, np.
     """Prepares MNIST once (~20 s), then reads `split` (TFDS slicing syntax) as arrays."""
     import tensorflow_datasets as tfds
 
-    b = builder(data_dir)
-    if not b.is_prepared():
-        b.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(
-                download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
+    try:
+        b = builder(data_dir)
+        if not b.is_prepared():
+            b.download_and_prepare(
+                download_config=tfds.download.DownloadConfig(
+                    download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
+                )
             )
-        )
-    source = b.as_data_source(split=split)
-    n = len(source)
-    images = np.empty((n, 28, 28, 1), np.uint8)
-    labels = np.empty((n,), np.int32)
-    step = 4096
-    for start in range(0, n, step):
-        records = source.__getitems__(range(start, min(n, start + step)))
-        images[start : start + len(records)] = np.stack([r["image"] for r in records])
-        labels[start : start + len(records)] = [r["label"] for r in records]
+        source = b.as_data_source(split=split)
+        n = len(source)
+        images = np.empty((n, 28, 28, 1), np.uint8)
+        labels = np.empty((n,), np.int32)
+        step = 4096
+        for start in range(0, n, step):
+            records = source.__getitems__(range(start, min(n, start + step)))
+            images[start : start + len(records)] = np.stack([r["image"] for r in records])
+            labels[start : start + len(records)] = [r["label"] for r in records]
+    except DataError:
+        raise
+    except Exception as e:
+        # Damaged prepared files fail in TFDS, protobuf or the record reader, each with its own
+        # exception type and a long traceback; say what to do instead.
+        raise DataError(
+            f"the prepared MNIST files in {data_dir or 'the TFDS data folder'} are damaged "
+            f"({type(e).__name__}: {' '.join(str(e).split())[:120]}); delete that folder and "
+            "they are rebuilt"
+        ) from e
     return images, labels

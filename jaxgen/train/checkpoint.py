@@ -52,6 +52,7 @@ class Checkpointer:
         self.directory = Path(directory).absolute()
         self.max_to_keep = max_to_keep
         self._remove_uncommitted()
+        self._set_aside_unreadable_metadata()
         try:
             self.manager = ocp.CheckpointManager(
                 self.directory,
@@ -59,8 +60,10 @@ class Checkpointer:
                     max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True
                 ),
             )
-        except OSError as e:
-            raise CheckpointError(f"cannot use checkpoint folder {self.directory}: {e}") from None
+        except (OSError, ValueError) as e:
+            raise CheckpointError(
+                f"cannot use checkpoint folder {self.directory}: {_short(e)}"
+            ) from None
 
     def _remove_uncommitted(self) -> None:
         """Deletes what a killed save left behind: orbax's tmp folders of uncommitted steps."""
@@ -69,6 +72,23 @@ class Checkpointer:
         for path in self.directory.iterdir():
             if TMP_MARK in path.name:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def _set_aside_unreadable_metadata(self) -> None:
+        """Quarantines steps whose orbax metadata is not a JSON object: orbax reads it while
+        listing steps and would fail for the whole folder, older good steps included."""
+        if not self.directory.is_dir():
+            return
+        for step_dir in sorted(self.directory.iterdir()):
+            meta = step_dir / "_CHECKPOINT_METADATA"
+            if not (step_dir.name.isdigit() and meta.is_file()):
+                continue
+            try:
+                ok = isinstance(json.loads(meta.read_text()), dict)
+            except (ValueError, UnicodeDecodeError):
+                ok = False
+            if not ok:
+                moved = self._move_to_corrupt(int(step_dir.name))
+                _say(f"checkpoint {step_dir.name} has unreadable metadata; moved to {moved}")
 
     def steps(self) -> list[int]:
         self.manager.reload()
@@ -206,11 +226,15 @@ class Checkpointer:
         return out["state"], dict(out["meta"])
 
     def _quarantine(self, step: int) -> Path:
+        dest = self._move_to_corrupt(step)
+        self.manager.reload()
+        return dest
+
+    def _move_to_corrupt(self, step: int) -> Path:
         dest_dir = self.directory.parent / (self.directory.name + ".corrupt")
         dest_dir.mkdir(exist_ok=True)
         dest = dest_dir / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
         shutil.move(str(self.directory / str(step)), dest)
-        self.manager.reload()
         return dest
 
     def _settle(self) -> None:

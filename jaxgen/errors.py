@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 
@@ -58,24 +61,82 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def _unsafe_to_raise(frame) -> bool:
+    """Whether `frame` runs inside an import, a finalizer or a garbage-collection callback."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith("<frozen importlib") or code.co_name in (
+            "__del__",
+            "_xla_gc_callback",
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+# Signals `run_cli` received and has not acted on yet; the training loop checks it on entry.
+PENDING_SIGNALS: list[int] = []
+
+
+def _on_signal(signum, frame):
+    if signum not in PENDING_SIGNALS:
+        PENDING_SIGNALS.append(signum)
+    if _unsafe_to_raise(frame):
+        # Inside an import or a finalizer the exception would be printed as a traceback (or
+        # ignored): deliver the signal again a moment later, once out of there.
+        timer = threading.Timer(0.05, lambda: PENDING_SIGNALS and os.kill(os.getpid(), signum))
+        timer.daemon = True
+        timer.start()
+        return
+    raise KeyboardInterrupt
+
+
+def guard_signals() -> dict:
+    """Makes SIGINT and SIGTERM raise KeyboardInterrupt, noted in `PENDING_SIGNALS`; returns
+    the handlers it replaced. `python -m jaxgen.main` calls it before its first import."""
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, _on_signal)
+    return old
+
+
 def run_cli(fn: Callable[[], int | None]) -> int:
     """Runs a command-line entry point: a user's error becomes one line and an exit status.
 
     `python -m jaxgen.main` and the scripts in `scripts/` end with
-    `sys.exit(run_cli(main))`; a user's own script can do the same.
+    `sys.exit(run_cli(main))`; a user's own script can do the same. A SIGINT or SIGTERM
+    outside training (while starting, importing, loading data or evaluating) ends it with one
+    line and 128 + the signal's number, even where a library wraps the interruption in an
+    error of its own; inside training the loop saves a checkpoint first.
     """
+    received = PENDING_SIGNALS
+    old = guard_signals()
     try:
-        return fn() or 0
+        code = fn() or 0
+        if received:
+            raise KeyboardInterrupt  # a signal that arrived where it could not be raised
+        return code
     except Interrupted as e:
         print(f"jaxgen: {_one_line(e)}", file=sys.stderr)
-        return e.exit_code
-    except JaxgenError as e:
-        print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        # A full disk, a read-only or vanished folder: the user's environment, not a bug.
-        print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
-        return RunDirError.exit_code
-    except KeyboardInterrupt:
-        print("jaxgen: interrupted", file=sys.stderr)
-        return 130
+        return 128 + received[0] if received else e.exit_code
+    except BaseException as e:
+        if received:  # whatever the signal became on its way up
+            name = signal.Signals(received[0]).name
+            print(f"jaxgen: interrupted ({name}); nothing was lost", file=sys.stderr)
+            return 128 + received[0]
+        if isinstance(e, JaxgenError):
+            print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
+            return e.exit_code
+        if isinstance(e, OSError):
+            # A full disk, a read-only or vanished folder: the user's environment, not a bug.
+            print(f"jaxgen: error: {_one_line(e)}", file=sys.stderr)
+            return RunDirError.exit_code
+        if isinstance(e, KeyboardInterrupt):
+            print("jaxgen: interrupted", file=sys.stderr)
+            return 130
+        raise
+    finally:
+        received.clear()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

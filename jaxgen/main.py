@@ -8,17 +8,23 @@ the shared loop. Errors the user can fix print one line and exit non-zero.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from jaxgen.errors import guard_signals, run_cli
+
+if __name__ == "__main__":
+    guard_signals()  # before any heavy import: a Ctrl-C from here on is one line
 
 USAGE = "usage: python -m jaxgen.main --config PATH[:ARG] --workdir DIR [--config.KEY=VALUE ...]"
 
 
 def _quiet() -> None:
     # Keep the terminal for the progress bar and our own one-line messages.
+    import logging
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("absl").setLevel(logging.ERROR)
     import warnings
@@ -72,11 +78,8 @@ def _record_experiment(workdir: str, spec: str, config) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _quiet()
-    from jaxgen.errors import run_cli
-
     argv = sys.argv[1:] if argv is None else argv
-    return run_cli(lambda: run(argv))
+    return run_cli(lambda: _quiet() or run(argv))
 
 
 if __name__ == "__main__":

@@ -391,3 +391,36 @@ def test_damaged_prepared_mnist_files_are_a_data_error(tmp_path, target):
     path.write_bytes(bytes(raw))
     with pytest.raises(DataError, match="damaged"):
         data_lib.load(cfg)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_a_library_wraps_in_its_own_error_still_ends_in_one_line(capsys, sig):
+    import os
+
+    from jaxgen.errors import run_cli
+
+    def importing():
+        try:
+            os.kill(os.getpid(), sig)
+            time.sleep(1)  # the handler raises here
+        except KeyboardInterrupt as e:  # as a C extension's import does
+            raise ImportError("Encountered an error while initializing the extension") from e
+
+    assert run_cli(importing) == 128 + sig
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"jaxgen: interrupted ({sig.name}); nothing was lost"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_cli_starts_is_one_line_and_128_plus_its_number(folder, sig):
+    config = faults.write_config(folder)
+    proc = subprocess.Popen(
+        [faults.PYTHON, "-m", "jaxgen.main", "--config", str(config),
+         "--workdir", str(folder / f"startup-{sig.name}")],
+        cwd=ROOT, env=faults.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.5)  # importing jax and the config: before any training
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err

@@ -65,6 +65,10 @@ class _StopRequests:
         )
 
     def __enter__(self):
+        from jaxgen.errors import PENDING_SIGNALS
+
+        if PENDING_SIGNALS:  # arrived before training, where it could not stop the command
+            raise KeyboardInterrupt
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)

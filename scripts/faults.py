@@ -6,10 +6,14 @@ resumed run ends exactly as an uninterrupted one (every parameter and every logg
 
 Each trial runs `python -m jaxgen.main` on a tiny autoencoder (64 steps, a checkpoint every
 5 steps) and injects one kind of fault, in turn:
-  kill       SIGKILL at 1-3 random moments (mid-chunk, mid-save, mid-log), restart each time;
-  interrupt  SIGINT at a random moment: exit 130, one line, a checkpoint of that very step;
+  kill       SIGKILL 1-3 times, each aimed at a moment the run shows (1-3 new metrics lines,
+             a save in progress, a new checkpoint), restart each time;
+  interrupt  SIGINT or SIGTERM, aimed the same way: exit 128 + the signal, one line, a
+             checkpoint of that very step;
   corrupt    SIGKILL, then truncate or garble a random file of the newest checkpoint's
-             state/ or meta/: the restart says so in one line and resumes from an older one.
+             state/ or meta/: the restart says so in one line and resumes from an older one;
+  startup    SIGINT or SIGTERM at a random moment of the first seconds (imports, data, the
+             first compilation): exit 128 + the signal and one line, or a finished run.
 The figures: trials, faults injected (landed before the run ended), faults survived (the run
 finished with exactly the reference parameters and metrics), mismatches.
 """
@@ -29,7 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-KINDS = ("kill", "interrupt", "corrupt")
+KINDS = ("kill", "interrupt", "corrupt", "startup")
+TMP_MARK = ".orbax-checkpoint-tmp"  # a save in progress (jaxgen.train.checkpoint)
 
 CONFIG = '''"""Tiny run for fault injection (written by scripts/faults.py)."""
 from tests.conftest import tiny_ae_config
@@ -120,6 +125,45 @@ def signal_after(proc: subprocess.Popen, sig: int, delay: float) -> bool:
     return True
 
 
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except OSError:
+        return 0
+
+
+def _saving(folder: Path) -> bool:
+    try:
+        return any(TMP_MARK in p.name for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def signal_at_event(
+    proc: subprocess.Popen, workdir: Path, sig: int, rng: random.Random, event: str = ""
+) -> str:
+    """Sends `sig` at a moment the run shows (`event`: "metrics", "saving" or "checkpoint";
+    random if empty); says which, or "" if the run ended first."""
+    metrics, folder = workdir / "metrics.jsonl", workdir / "checkpoints"
+    event = event or rng.choice(["metrics", "saving", "checkpoint"])
+    if event == "metrics":
+        target = _lines(metrics) + rng.randint(1, 3)
+        ready = lambda: _lines(metrics) >= target  # noqa: E731
+    elif event == "saving":
+        ready = lambda: _saving(folder)  # noqa: E731
+    else:
+        seen = set(checkpoint_steps(workdir))
+        ready = lambda: bool(set(checkpoint_steps(workdir)) - seen)  # noqa: E731
+    while proc.poll() is None:
+        if ready():
+            if proc.poll() is not None:
+                break
+            proc.send_signal(sig)
+            return f"{event} (checkpoints {checkpoint_steps(workdir)[-2:]})"
+        time.sleep(0.001)
+    return ""
+
+
 def corrupt(workdir: Path, rng: random.Random) -> str:
     """Truncates or garbles one random file of the newest checkpoint; says which."""
     step = checkpoint_steps(workdir)[-1]
@@ -192,19 +236,34 @@ def trial(kind: str, config: Path, workdir: Path, rng: random.Random, window: fl
                 break  # It finished before a kill landed.
             proc = start(config, workdir, log)
             wait_for_checkpoint(proc, workdir)
-            if signal_after(proc, signal.SIGKILL, rng.uniform(0, window)):
+            where = signal_at_event(proc, workdir, signal.SIGKILL, rng)
+            if where:
                 injected += 1
-                notes.append(f"killed at checkpoint {checkpoint_steps(workdir)[-1:]}")
+                notes.append(f"killed at {where}")
             proc.wait()
-    elif kind == "interrupt":
+    elif kind == "startup":
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
         proc = start(config, workdir, log)
-        wait_for_checkpoint(proc, workdir)
-        if signal_after(proc, signal.SIGINT, rng.uniform(0, window)):
+        if signal_after(proc, sig, rng.uniform(0.1, 4.0)):
             injected += 1
         code = proc.wait()
         err = log.with_suffix(".err").read_text().strip().splitlines()
-        err = [line for line in err if not line.startswith("jaxgen: SIGINT received")]
-        if injected and code == 130:
+        err = [line for line in err if " received; saving" not in line]
+        notes.append(f"{sig.name}: exit {code}")
+        if injected and code not in (0, 128 + sig):
+            problems.append(f"{sig.name} exit status {code}: {err[-3:]}")
+        elif injected and code != 0 and len(err) != 1:
+            problems.append(f"expected one stderr line, got {err}")
+    elif kind == "interrupt":
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+        proc = start(config, workdir, log)
+        wait_for_checkpoint(proc, workdir)
+        where = signal_at_event(proc, workdir, sig, rng)
+        injected += bool(where)
+        code = proc.wait()
+        err = log.with_suffix(".err").read_text().strip().splitlines()
+        err = [line for line in err if " received; saving" not in line]
+        if injected and code == 128 + sig:
             # The one stderr line names the step; that step must be checkpointed.
             words = err[-1].split() if len(err) == 1 else []
             if len(err) != 1:
@@ -215,7 +274,7 @@ def trial(kind: str, config: Path, workdir: Path, rng: random.Random, window: fl
                 if at not in checkpoint_steps(workdir):
                     problems.append(f"no checkpoint at interrupted step {at}")
         elif injected and code != 0:
-            problems.append(f"SIGINT exit status {code}: {err[-1:]}")
+            problems.append(f"{sig.name} exit status {code}: {err[-1:]}")
     elif kind == "corrupt":
         proc = start(config, workdir, log)
         wait_for_checkpoint(proc, workdir)

@@ -86,6 +86,19 @@ def test_sigkill_at_random_points_then_resume_ends_exactly_as_uninterrupted(
         assert faults.same(faults.fingerprint(workdir), reference)
 
 
+def test_sigkill_in_the_middle_of_a_save_then_resume_ends_exactly_as_uninterrupted(
+    folder, config_file, reference
+):
+    workdir = folder / "killed-saving"
+    proc = faults.start(config_file, workdir, folder / "killed-saving.out")
+    faults.wait_for_checkpoint(proc, workdir)
+    where = faults.signal_at_event(proc, workdir, signal.SIGKILL, random.Random(0), "saving")
+    assert where.startswith("saving"), "the run ended before a second save began"
+    assert proc.wait() == -signal.SIGKILL
+    train(_config(), workdir)
+    assert faults.same(faults.fingerprint(workdir), reference)
+
+
 def test_sigint_saves_its_step_and_a_second_run_in_the_folder_is_refused(folder):
     config = faults.write_config(folder, epochs=400, every=0)
     workdir = folder / "interrupted"

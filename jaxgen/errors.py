@@ -139,4 +139,7 @@ def run_cli(fn: Callable[[], int | None]) -> int:
     finally:
         received.clear()
         for sig, handler in old.items():
-            signal.signal(sig, handler)
+            # Our own guard was there before (`jaxgen.main` installs it at startup): the command
+            # is done and only exits now, so a late signal is ignored rather than killing the
+            # interpreter mid-shutdown with no message.
+            signal.signal(sig, signal.SIG_IGN if handler is _on_signal else handler)

@@ -8,6 +8,7 @@ everything that can reject a config before the run folder is created.
 
 from __future__ import annotations
 
+import importlib.util
 import string
 
 import pytest
@@ -15,9 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxgen import main as cli
-from jaxgen.config import all_keys
-from jaxgen.train import loop
-from tests.conftest import tiny_ae_config
+from tests.conftest import ROOT
 
 CONFIG = """
 from tests.conftest import tiny_ae_config
@@ -26,22 +25,13 @@ def get_config(arg=None):
 """
 
 
-def _leaves():
-    c = tiny_ae_config()
-    out = {}
-    for key in all_keys(c):
-        node = c
-        for part in key.split("."):
-            node = node[part]
-        out[key] = node
-    return out
+# The key tables and the pre-flight patch are `make fuzz`'s (scripts/fuzz.py), shared here.
+_spec = importlib.util.spec_from_file_location("fuzz", ROOT / "scripts" / "fuzz.py")
+fuzz = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fuzz)
+LEAVES, GROUPS, INTS, FLOATS, BOOLS = fuzz.LEAVES, fuzz.GROUPS, fuzz.INTS, fuzz.FLOATS, fuzz.BOOLS
+Accepted = fuzz.Accepted
 
-
-LEAVES = _leaves()
-GROUPS = sorted({k.split(".")[0] for k in LEAVES if "." in k})
-INTS = sorted(k for k, v in LEAVES.items() if type(v) is int)
-FLOATS = sorted(k for k, v in LEAVES.items() if type(v) is float)
-BOOLS = sorted(k for k, v in LEAVES.items() if type(v) is bool and k != "distributed")
 SIZES = [
     "train.batch_size",
     "train.num_epochs",
@@ -66,10 +56,6 @@ ENUMS = [
 ]
 
 
-class Accepted(Exception):
-    """The config passed every check: it would train."""
-
-
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "fuzz_cfg.py"
@@ -79,18 +65,9 @@ def config_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def preflight_only():
-    original = loop.train
-
-    def fake_train(config, workdir, **kw):
-        loop.prepare(config)
-        raise Accepted
-
-    loop.train = fake_train
-    import jaxgen.train
-
-    jaxgen.train.train, saved = fake_train, jaxgen.train.train
+    restore = fuzz.preflight_only()
     yield
-    loop.train, jaxgen.train.train = original, saved
+    restore()
 
 
 def _run(config_file, tmp_path, capsys, args):

@@ -183,6 +183,13 @@ CASES ?= 1000
 fuzz: setup
 	$(PY) scripts/fuzz.py --cases $(CASES)
 
+# One training as one process and as two joined through jax.distributed (localhost
+# coordinator, Gloo collectives), compared; the two-process job is interrupted, then killed,
+# and resumed each time.
+.PHONY: multiprocess
+multiprocess: setup
+	$(PY) scripts/multiprocess.py --config experiments/autoencoder_mnist.py --workdir $(RUNS)/multiprocess --interrupt --kill
+
 # Re-run a finished run from its config.json in a fresh folder: `make reproduce RUN=runs/X`.
 .PHONY: reproduce
 reproduce: setup

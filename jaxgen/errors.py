@@ -51,6 +51,12 @@ class RunDirError(JaxgenError):
     exit_code = 7
 
 
+class PeerLostError(JaxgenError):
+    """Another process of a multi-process run stopped; the whole job must be started again."""
+
+    exit_code = 8
+
+
 class Interrupted(JaxgenError):
     """Ctrl-C or SIGTERM: the run saved a checkpoint and resumes with the same command."""
 

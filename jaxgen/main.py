@@ -50,6 +50,11 @@ def run(argv: Sequence[str]) -> int:
     if not str(workdir).strip():
         raise ConfigError(f"--workdir is empty; {USAGE}")
     config, module = build(flags["config"], overrides)
+    if hasattr(module, "run") and config.get("distributed"):
+        raise ConfigError(
+            f"distributed=true runs the shared training loop; {flags['config']} is an "
+            f"experiment with its own run() (train its sub-runs' configs instead)"
+        )
     if hasattr(module, "run"):
         module.run(config, workdir)
         from jaxgen.report import write_html
@@ -79,7 +84,19 @@ def _record_experiment(workdir: str, spec: str, config) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    return run_cli(lambda: _quiet() or run(argv))
+    code = run_cli(lambda: _quiet() or run(argv))
+    if code and _in_multi_process_job():
+        # JAX's exit handler waits at a shutdown barrier for every process; with a peer gone
+        # (or about to go) it aborts with pages of logs after the one line already printed.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _in_multi_process_job() -> bool:
+    jax = sys.modules.get("jax")
+    return jax is not None and jax.distributed.is_initialized()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from jaxgen.errors import CheckpointError
+from jaxgen.train import parallel
 
 DIGEST_FILE = "sha256.json"
 TMP_MARK = ".orbax-checkpoint-tmp"  # Orbax's suffix for a save that has not committed.
@@ -51,8 +52,12 @@ class Checkpointer:
     def __init__(self, directory: Path, max_to_keep: int = 2):
         self.directory = Path(directory).absolute()
         self.max_to_keep = max_to_keep
-        self._remove_uncommitted()
-        self._set_aside_unreadable_metadata()
+        # One process tidies the folder (all of a multi-process run share it), then all go on.
+        self.primary = parallel.is_primary()
+        if self.primary:
+            self._remove_uncommitted()
+            self._set_aside_unreadable_metadata()
+        parallel.barrier("checkpoints-tidied")
         try:
             self.manager = ocp.CheckpointManager(
                 self.directory,
@@ -112,12 +117,15 @@ class Checkpointer:
                 force=True,
             )
             self.manager.wait_until_finished()
-            step_dir = self.directory / str(step)
-            tmp = step_dir / (DIGEST_FILE + ".tmp")
-            tmp.write_text(json.dumps(_digests(step_dir), indent=0, sort_keys=True))
-            os.replace(tmp, step_dir / DIGEST_FILE)
+            if self.primary:  # orbax committed the step on process 0's side of the barrier
+                step_dir = self.directory / str(step)
+                tmp = step_dir / (DIGEST_FILE + ".tmp")
+                tmp.write_text(json.dumps(_digests(step_dir), indent=0, sort_keys=True))
+                os.replace(tmp, step_dir / DIGEST_FILE)
         except Exception as e:
             self._settle()
+            if parallel.multi_process() and parallel.lost_peer(e):
+                raise parallel.peer_lost(e, self.directory) from None
             older = [s for s in self._steps_quietly() if s < step]
             kept = f"checkpoint {older[-1]} is intact" if older else "no older checkpoint"
             hint = "; free some disk space" if _is_enospc(e) else ""
@@ -226,16 +234,22 @@ class Checkpointer:
         return out["state"], dict(out["meta"])
 
     def _quarantine(self, step: int) -> Path:
-        dest = self._move_to_corrupt(step)
+        # Every process has read the step and found the same fault before process 0 moves it.
+        parallel.barrier(f"quarantine-{step}")
+        dest = self._move_to_corrupt(step) if self.primary else self._corrupt_dir() / str(step)
+        parallel.barrier(f"quarantined-{step}")
         self.manager.reload()
         return dest
 
     def _move_to_corrupt(self, step: int) -> Path:
-        dest_dir = self.directory.parent / (self.directory.name + ".corrupt")
+        dest_dir = self._corrupt_dir()
         dest_dir.mkdir(exist_ok=True)
         dest = dest_dir / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
         shutil.move(str(self.directory / str(step)), dest)
         return dest
+
+    def _corrupt_dir(self) -> Path:
+        return self.directory.parent / (self.directory.name + ".corrupt")
 
     def _settle(self) -> None:
         """After a failed save: stop orbax's background threads of it and drop its tmp folder.
@@ -247,7 +261,8 @@ class Checkpointer:
         for fn in (self.manager.wait_until_finished, self.manager.close):
             with contextlib.suppress(Exception):  # The save already failed: report that one.
                 fn()
-        self._remove_uncommitted()
+        if self.primary:
+            self._remove_uncommitted()
 
     def close(self) -> None:
         self.manager.close()

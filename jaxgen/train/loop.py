@@ -147,7 +147,11 @@ class Trainer:
     def __init__(self, config: ConfigDict, family: Family, splits: data_lib.Splits):
         self.config, self.family, self.splits = config, family, splits
         tc = config.train
-        self.train_data = _device_split(splits.train)
+        self.mesh = (
+            parallel.make_mesh() if config.data_parallel or parallel.multi_process() else None
+        )
+        # Placed once: without a mesh on the default device, with one on every device.
+        self.train_data = parallel.replicate(_device_split(splits.train), self.mesh)
         self.num_train = len(splits.train["x"])
         self.batch_size = tc.batch_size
         self.steps_per_epoch = self.num_train // tc.batch_size
@@ -160,13 +164,12 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * tc.num_epochs
         family.total_steps = self.total_steps
         self.transform = data_lib.batch_transform(config.dataset)
-        self.mesh = parallel.make_mesh() if config.data_parallel else None
         if self.mesh is not None and tc.batch_size % self.mesh.size:
             raise ConfigError(
                 f"train.batch_size={tc.batch_size} is not divisible by the "
                 f"{self.mesh.size} devices of data_parallel"
             )
-        self.keys = seed_keys(config)
+        self.keys = parallel.replicate(seed_keys(config), self.mesh)
         self.num_seeds = int(config.num_seeds)
         if tc.loop not in ("auto", "scan", "python"):
             raise ConfigError(f"train.loop must be auto, scan or python, got {tc.loop!r}")
@@ -185,9 +188,19 @@ class Trainer:
         return jax.jit(init)(self.keys)
 
     def abstract_state(self) -> Any:
+        """Shapes, dtypes and shardings of the state: replicated over the mesh if there is
+        one, else on the first local device (also when restoring a multi-process run's
+        checkpoint on one process: orbax needs the target's sharding to change topology)."""
         batch = self.example_batch()
-        return jax.eval_shape(
+        shapes = jax.eval_shape(
             jax.vmap(lambda k: self.family.init(named_key(k, "init"), batch)), self.keys
+        )
+        if self.mesh is None:
+            sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        else:
+            sharding = parallel.replicated(self.mesh)
+        return jax.tree.map(
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes
         )
 
     # -- training -----------------------------------------------------------------------
@@ -292,7 +305,9 @@ class Trainer:
                 for k, v in data.items()
             }
             mask = (np.arange(num_batches * bs) < n).reshape(num_batches, bs)
-            self._eval_data[split] = (_device_split(padded), jnp.asarray(mask, jnp.float32))
+            self._eval_data[split] = parallel.replicate(
+                (_device_split(padded), jnp.asarray(mask, jnp.float32)), self.mesh
+            )
         padded, mask = self._eval_data[split]
         sums = partial(self._masked_batch_sums, split=split)
         if self.uses_python_loop():
@@ -355,6 +370,16 @@ def _read_summary(workdir: Path) -> dict[str, Any]:
         return {}
 
 
+class _NoSink:
+    """The metrics sink of a process that does not write the run folder."""
+
+    def write(self, row: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _first_nonfinite(metrics: dict[str, np.ndarray]) -> tuple[str, int, int] | None:
     """(metric, seed, step-in-chunk) of the first NaN/Inf in (S, L) chunk metrics."""
     first = None
@@ -403,15 +428,19 @@ def train(
             raise ConfigError(f"distributed=True but no multi-host job to join: {e}") from None
     t_start = time.time()
     # Everything that can reject the config or the data runs before the run folder exists.
-    trainer = prepare(config, family, splits)
+    with parallel.peer_errors(workdir / "checkpoints"):
+        trainer = prepare(config, family, splits)
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(workdir)
+        # Process 0 holds the lock for a multi-process job: the others write nothing here.
+        lock = RunLock(workdir) if parallel.is_primary() else contextlib.nullcontext()
         lock.__enter__()
     except OSError as e:
         raise RunDirError(f"cannot create or lock the run folder {workdir}: {e}") from None
     try:
-        return _train_locked(config, workdir, trainer, stop_at_step, t_start)
+        checkpoints = workdir / "checkpoints"
+        with parallel.peer_errors(checkpoints), parallel.PeerWatch(checkpoints):
+            return _train_locked(config, workdir, trainer, stop_at_step, t_start)
     finally:
         lock.__exit__(None, None, None)
 
@@ -425,7 +454,7 @@ def prepare(
     memory) is a ConfigError naming the key whose value the error mentions.
     """
     try:
-        splits = splits if splits is not None else data_lib.load(config.dataset)
+        splits = splits if splits is not None else _load_in_turn(config.dataset)
         family = family if family is not None else make_family(config)
         trainer = Trainer(config, family, splits)
         abstract = trainer.abstract_state()
@@ -454,6 +483,18 @@ def prepare(
             f"{2 * budget / 2**30:.1f} GiB; reduce model sizes or num_seeds"
         )
     return trainer
+
+
+def _load_in_turn(dataset: ConfigDict) -> data_lib.Splits:
+    """The dataset; on several processes, process 0 loads it first while the others wait,
+    so that a dataset missing from the shared cache is prepared once, not by all at once."""
+    if not parallel.is_primary():
+        parallel.barrier("data")
+    try:
+        return data_lib.load(dataset)
+    finally:
+        if parallel.is_primary():
+            parallel.barrier("data")
 
 
 def _memory_bytes() -> int:
@@ -492,10 +533,12 @@ def _blame(config: ConfigDict, e: BaseException, prefix: str = "") -> str:
 def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
     tc = config.train
     family, splits = trainer.family, trainer.splits
-    write_text(workdir / "config.json", to_json(config) + "\n")
-    write_json(workdir / "env.json", environment())
-    log = MetricsLog(workdir / "metrics.jsonl")
-    tensorboard = TensorBoardLog(workdir / "tensorboard")
+    primary = parallel.is_primary()  # the one process that writes the run folder
+    if primary:
+        write_text(workdir / "config.json", to_json(config) + "\n")
+        write_json(workdir / "env.json", environment())
+    log = MetricsLog(workdir / "metrics.jsonl", writable=primary)
+    tensorboard = TensorBoardLog(workdir / "tensorboard") if primary else _NoSink()
     log.sinks.append(tensorboard)
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=tc.max_checkpoints)
 
@@ -554,7 +597,11 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                         trainer.train_data,
                         epoch,
                         pos,
-                        should_stop=lambda: stop_requests.signum is not None,
+                        # Processes of one job must all run the same steps: none ends a
+                        # chunk early on its own.
+                        should_stop=None
+                        if parallel.multi_process()
+                        else lambda: stop_requests.signum is not None,
                     )
                     metrics = jax.device_get(metrics)  # The one host sync per chunk.
                     length = next(iter(jax.tree.leaves(metrics))).shape[1]
@@ -605,7 +652,8 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                 if step - last_saved >= every or step == stop:
                     save(step)
                     last_saved = step
-                if stop_requests.signum is not None and step < total:
+                signum = parallel.agreed_signal(stop_requests.signum)
+                if signum is not None and step < total:
                     if step > last_saved:
                         save(step)
                         last_saved = step
@@ -613,7 +661,7 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                         f"interrupted at step {step}; checkpoint saved; run the same command "
                         f"to resume"
                     )
-                    err.exit_code = 128 + stop_requests.signum
+                    err.exit_code = 128 + signum
                     raise err
         ran_through = True
     except KeyboardInterrupt:
@@ -661,12 +709,16 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
                 {"step": step, "epoch": tc.num_epochs, "split": split, "final": True, **values}
             )
             summary[split] = values
-    report_key = named_key(trainer.keys[0], "report")
-    summary["report"] = family.report(seed_slice(state, 0), splits, workdir, report_key)
-    summary["wall_seconds_this_session"] = time.time() - t_start
-    write_json(workdir / "summary.json", summary)
-    # Every run folder, sub-runs of experiments included, gets its report.
-    write_report(RunResult(config, family, state, splits, workdir, summary))
+    if primary:
+        # On the host: process 0 computes the report alone, without the other processes.
+        local = parallel.host_local(state) if parallel.multi_process() else state
+        report_key = named_key(np.asarray(trainer.keys)[0], "report")
+        summary["report"] = family.report(seed_slice(local, 0), splits, workdir, report_key)
+        summary["wall_seconds_this_session"] = time.time() - t_start
+        write_json(workdir / "summary.json", summary)
+        # Every run folder, sub-runs of experiments included, gets its report.
+        write_report(RunResult(config, family, local, splits, workdir, summary))
+    parallel.barrier("report")  # the others wait: leaving would end the job under process 0
     ckpt.close()
     tensorboard.close()
     return RunResult(config, family, state, splits, workdir, summary)

@@ -88,8 +88,9 @@ def _jsonable(v: Any) -> Any:
 class MetricsLog:
     """Append-only `metrics.jsonl`; on resume, rows past the restored step are dropped."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, writable: bool = True):
         self.path = Path(path)
+        self.writable = writable  # False: a process of a multi-process run other than 0
         self.sinks: list[Any] = []  # Also receive every row, e.g. a TensorBoard writer.
 
     def truncate_after(self, step: int) -> None:
@@ -98,12 +99,14 @@ class MetricsLog:
         Drops later rows, the final evaluation rows (rewritten when the run finishes again)
         and a line torn by a kill mid-write. The rewrite is atomic: a kill keeps the old log.
         """
-        if not self.path.exists():
+        if not self.writable or not self.path.exists():
             return
         rows = [r for r in self.read() if r.get("step", 0) <= step and not r.get("final")]
         write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
 
     def write(self, row: dict[str, Any]) -> None:
+        if not self.writable:
+            return
         with self.path.open("a") as f:
             f.write(json.dumps(_jsonable(row)) + "\n")
         for sink in self.sinks:

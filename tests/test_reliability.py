@@ -180,11 +180,13 @@ def test_an_intact_checkpoint_of_another_config_is_refused_not_moved(folder, con
     assert faults.checkpoint_steps(workdir) == [5]
 
 
-def test_a_torn_metrics_line_is_dropped_on_resume(folder, reference):
-    workdir = folder / "torn"
+@pytest.mark.parametrize("tear", [b'{"step": 26, "split": "tr', b'{"step": 26, "\xd5\xff'])
+def test_a_torn_metrics_line_is_dropped_on_resume(folder, reference, tear):
+    # A kill in the middle of a write; or bytes garbled into invalid UTF-8 (make fuzz).
+    workdir = folder / f"torn{len(tear)}"
     train(_config(), workdir, stop_at_step=21)
-    with (workdir / "metrics.jsonl").open("a") as f:
-        f.write('{"step": 26, "split": "tr')  # A kill in the middle of a write.
+    with (workdir / "metrics.jsonl").open("ab") as f:
+        f.write(tear)
     train(_config(), workdir)
     assert faults.same(faults.fingerprint(workdir), reference)
 

@@ -117,10 +117,11 @@ class MetricsLog:
         if not self.path.exists():
             return []
         rows = []
-        for line in self.path.read_text().splitlines():
+        # As bytes: a line garbled into invalid UTF-8 is one more torn line to skip.
+        for line in self.path.read_bytes().splitlines():
             try:
                 row = json.loads(line)
-            except ValueError:
+            except ValueError:  # UnicodeDecodeError included
                 continue
             if isinstance(row, dict):
                 rows.append(row)

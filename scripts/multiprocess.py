@@ -54,11 +54,15 @@ def _command(spec: str, workdir: Path, overrides: list[str]) -> list[str]:
     return [PYTHON, "-m", "jaxgen.main", "--config", spec, "--workdir", str(workdir), *overrides]
 
 
-def run_one(spec: str, workdir: Path, overrides: list[str]) -> float:
-    """Trains on one process; returns the wall time."""
+def run_one(spec: str, workdir: Path, overrides: list[str], devices: int) -> float:
+    """Trains on one process with as many (host) devices as the job has; returns the wall
+    time. The same mesh size gives the same split of each batch, hence the same sums: a
+    one-device run differs by float rounding, which training then amplifies."""
     t = time.time()
+    env = _env(XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    cmd = _command(spec, workdir, [*overrides, "--config.data_parallel=true"])
     with open(workdir.with_suffix(".log"), "w") as log:
-        rc = subprocess.call(_command(spec, workdir, overrides), stdout=log, stderr=log, env=_env())
+        rc = subprocess.call(cmd, stdout=log, stderr=log, env=env)
     if rc:
         raise SystemExit(f"multiprocess: the one-process run failed ({rc}); see {log.name}")
     return time.time() - t
@@ -89,6 +93,12 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> list[int | None]:
     return [p.poll() for p in procs]
 
 
+def _last_line(workdir: Path, i: int) -> str:
+    """Process i's last line, after any progress bar drawn on it with carriage returns."""
+    lines = Path(f"{workdir}.p{i}.log").read_text().strip().splitlines()
+    return lines[-1].split("\r")[-1] if lines else ""
+
+
 def _checkpoints(workdir: Path) -> list[int]:
     folder = workdir / "checkpoints"
     if not folder.is_dir():
@@ -114,9 +124,7 @@ def kill_and_resume(spec: str, workdir: Path, overrides: list[str], n: int) -> d
     for p in procs:
         if p.poll() is None:
             p.kill()
-    lines = [
-        Path(f"{workdir}.p{i}.log").read_text().strip().splitlines()[-1:] for i in range(n - 1)
-    ]
+    lines = [[_last_line(workdir, i)] for i in range(n - 1)]
     kept = _checkpoints(workdir)[-1]
     ok = all(c == PEER_LOST_EXIT for c in codes) and all(
         line and line[0].startswith("jaxgen: error:") for line in lines
@@ -142,7 +150,7 @@ def interrupt_one(spec: str, workdir: Path, overrides: list[str], n: int) -> dic
     for p in procs:
         if p.poll() is None:
             p.kill()
-    lines = [Path(f"{workdir}.p{i}.log").read_text().strip().splitlines()[-1] for i in range(n)]
+    lines = [_last_line(workdir, i) for i in range(n)]
     stopped = {line.split(" at step ")[-1].split(";")[0] for line in lines}
     after = _checkpoints(workdir)
     return {
@@ -204,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     one, multi = root / "one", root / "multi"
     out: dict = {"config": args.config, "overrides": overrides, "processes": args.processes}
     if not (one / "summary.json").exists():
-        out["one_process_seconds"] = run_one(args.config, one, overrides)
+        out["one_process_seconds"] = run_one(args.config, one, overrides, args.processes)
     if args.interrupt and not (multi / "summary.json").exists():
         out["interrupt"] = interrupt_one(args.config, multi, overrides, args.processes)
     if args.kill and not (multi / "summary.json").exists():

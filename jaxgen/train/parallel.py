@@ -41,7 +41,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxgen.errors import PeerLostError
 
 DATA_AXIS = "data"
-HEARTBEAT_SECONDS = 10
+HEARTBEAT_SECONDS = 20  # the coordination service's limit for a silent process
+WATCH_SECONDS = 8  # PeerWatch's, shorter, so that its one line comes first
 
 
 def make_mesh() -> Mesh:
@@ -116,10 +117,10 @@ def initialize_distributed() -> None:
         return
     # CPU processes exchange gradients through Gloo over TCP; set before the backend starts.
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    # Recoverable: when a peer dies, the coordination service does not abort the others with
-    # pages of logs; their failed collective or PeerWatch reports it in one line instead.
-    # (Process 0 hosts the service: if it dies, JAX's client still ends the others itself.)
-    jax.config.update("jax_enable_recoverability", True)
+    # A dead peer is reported in one line by the failed collective (at once) or PeerWatch
+    # (after WATCH_SECONDS), before the coordination service's own verdict, which aborts
+    # the others with pages of logs after HEARTBEAT_SECONDS. (JAX's recoverable mode would
+    # spare that, but its shutdown lets process 0 leave before the others, which then abort.)
     kwargs = {"heartbeat_timeout_seconds": HEARTBEAT_SECONDS}
     if "JAX_COORDINATOR_ADDRESS" in os.environ:
         kwargs |= dict(
@@ -171,7 +172,7 @@ class PeerWatch:
     are complete (orbax commits by renaming), so nothing saved is lost.
     """
 
-    def __init__(self, checkpoints: Path, every: float = 1.0, stale: float = HEARTBEAT_SECONDS):
+    def __init__(self, checkpoints: Path, every: float = 1.0, stale: float = WATCH_SECONDS):
         self.checkpoints, self.every, self.stale = checkpoints, every, stale
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

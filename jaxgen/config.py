@@ -295,12 +295,12 @@ def to_json(config: ConfigDict) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
-def from_json(text: str, source: str = "config.json") -> ConfigDict:
+def from_json(text: str | bytes, source: str = "config.json") -> ConfigDict:
     """Rebuilds a locked config from `config.json` (tuples come back as tuples).
 
     Raises:
-      ConfigError: `text` is not a JSON object (a garbled or truncated file); `source`
-        names it in the message.
+      ConfigError: `text` is not a JSON object (a garbled or truncated file, bytes that
+        are not UTF-8); `source` names it in the message.
     """
 
     def fix(v):

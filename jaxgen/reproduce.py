@@ -125,7 +125,7 @@ def reproduce(run_dir: str | Path, out_dir: str | Path | None = None, rtol: floa
         raise ConfigError(
             f"{run_dir} has not finished (no summary.json); resume it with its own command first"
         )
-    config = from_json((run_dir / "config.json").read_text(), str(run_dir / "config.json"))
+    config = from_json((run_dir / "config.json").read_bytes(), str(run_dir / "config.json"))
     out = (
         Path(out_dir)
         if out_dir

@@ -59,7 +59,7 @@ def load_run(
     cfg_path = workdir / "config.json"
     if not cfg_path.is_file():
         raise CheckpointError(f"{workdir} is not a run folder (no config.json)")
-    config = from_json(cfg_path.read_text(), str(cfg_path))
+    config = from_json(cfg_path.read_bytes(), str(cfg_path))
     try:
         family = make_family(config)
     except (AttributeError, TypeError, KeyError) as e:  # a section of the wrong shape

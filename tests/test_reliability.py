@@ -322,15 +322,17 @@ def test_reproduce_refuses_an_unfinished_run(folder, capsys):
     assert "has not finished" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("garbled", ['{"seed": 0, "model": {', "[1, 2]", '{"model": 3}'])
+@pytest.mark.parametrize(
+    "garbled", [b'{"seed": 0, "model": {', b"[1, 2]", b'{"model": 3}', b'{"seed": \x89\xff}']
+)
 def test_a_garbled_config_json_is_one_jaxgen_error(folder, capsys, garbled):
     import jaxgen
     from jaxgen import reproduce
     from jaxgen.errors import ConfigError
 
-    run = folder / f"garbled{len(garbled)}{garbled[:3].isalnum()}"
+    run = folder / f"garbled-{garbled.hex()}"
     run.mkdir()
-    (run / "config.json").write_text(garbled)
+    (run / "config.json").write_bytes(garbled)  # the last one is not UTF-8 (make fuzz)
     (run / "summary.json").write_text("{}")  # finished, as far as reproduce can tell
     with pytest.raises(ConfigError, match="config.json .*damaged"):
         jaxgen.load_run(run)

@@ -188,7 +188,7 @@ fuzz: setup
 # and resumed each time.
 .PHONY: multiprocess
 multiprocess: setup
-	$(PY) scripts/multiprocess.py --config experiments/autoencoder_mnist.py --workdir $(RUNS)/multiprocess --interrupt --kill
+	$(PY) scripts/multiprocess.py --config experiments/autoencoder_mnist.py --workdir $(RUNS)/multiprocess --interrupt --kill 1 0
 
 # Re-run a finished run from its config.json in a fresh folder: `make reproduce RUN=runs/X`.
 .PHONY: reproduce

@@ -12,9 +12,11 @@ own CPU device; gradients are all-reduced through JAX's Gloo collectives.
 
 With --interrupt, the last process alone gets a SIGINT after the first checkpoint: every
 process must stop after the same step, with exit 130 and one checkpoint of that step.
-With --kill, the last process is SIGKILLed as soon as a new checkpoint exists. Every other
-process must then end within a minute with one line and exit status 8 (not hang). Each
-time, the job started again must resume from the newest checkpoint and finish.
+With --kill [I ...], process I (default: the last) is SIGKILLed as soon as a new checkpoint
+exists, for each I in turn; `--kill 1 0` also kills process 0, which starts the job's
+coordination service. Every other process must then end within a minute with one line,
+exit status 8 and no other output (no hang, no abort). Each time, the job started again
+must resume from the newest checkpoint and finish.
 
 Prints the largest parameter difference between the two runs, their test metrics and the
 time of each; exits 1 if the runs differ beyond float tolerance or a fault was mishandled.
@@ -26,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -106,9 +109,19 @@ def _checkpoints(workdir: Path) -> list[int]:
     return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
 
 
-def kill_and_resume(spec: str, workdir: Path, overrides: list[str], n: int) -> dict:
-    """Kills the last process after the first checkpoint; checks the others end with one
-    line; restarts the job, which must resume from the newest checkpoint."""
+def _noise(text: str) -> list[str]:
+    """Lines of a log that are not jaxgen's: tracebacks and JAX's own error or fatal logs."""
+    lines = (part for line in text.splitlines() for part in line.split("\r"))
+    return [x for x in lines if re.match(r"[EF]\d{4} |Traceback|\*\*\* ", x.strip())]
+
+
+def kill_and_resume(
+    spec: str, workdir: Path, overrides: list[str], n: int, victim: int | None = None
+) -> dict:
+    """Kills one process (the last by default; process 0 hosts the job's coordination
+    client and starts its service) after a new checkpoint; checks every other process ends
+    with one line and nothing else; the job started again must resume."""
+    victim = n - 1 if victim is None else victim
     earlier = _checkpoints(workdir)
     procs = start_job(spec, workdir, overrides, n)
     while _checkpoints(workdir) == earlier and all(p.poll() is None for p in procs):
@@ -117,23 +130,31 @@ def kill_and_resume(spec: str, workdir: Path, overrides: list[str], n: int) -> d
         raise SystemExit(
             "multiprocess: the job ended before its first checkpoint; use a longer run"
         )
-    procs[-1].send_signal(signal.SIGKILL)
+    others = [i for i in range(n) if i != victim]
+    logs = {i: Path(f"{workdir}.p{i}.log") for i in others}
+    sizes = {i: logs[i].stat().st_size for i in others}
+    procs[victim].send_signal(signal.SIGKILL)
     t_kill = time.time()
-    codes = _wait(procs[:-1], 60)
+    codes = _wait([procs[i] for i in others], 60)
     survivors_s = time.time() - t_kill
     for p in procs:
         if p.poll() is None:
             p.kill()
-    lines = [[_last_line(workdir, i)] for i in range(n - 1)]
+    lines = [_last_line(workdir, i) for i in others]
+    noise = [x for i in others for x in _noise(logs[i].read_bytes()[sizes[i] :].decode())]
     kept = _checkpoints(workdir)[-1]
-    ok = all(c == PEER_LOST_EXIT for c in codes) and all(
-        line and line[0].startswith("jaxgen: error:") for line in lines
+    ok = (
+        all(c == PEER_LOST_EXIT for c in codes)
+        and all(line.startswith("jaxgen: error:") for line in lines)
+        and not noise
     )
     return {
+        "killed_process": victim,
         "killed_after_checkpoint": kept,
         "survivor_exit": codes,
         "survivor_seconds": survivors_s,
-        "survivor_line": lines[0][0] if lines and lines[0] else "",
+        "survivor_line": lines[0],
+        "survivor_other_lines": noise[:5],
         "handled": ok,
     }
 
@@ -201,7 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", required=True)
     p.add_argument("--workdir", required=True, type=Path)
     p.add_argument("--processes", type=int, default=2)
-    p.add_argument("--kill", action="store_true")
+    p.add_argument(
+        "--kill",
+        nargs="*",
+        type=int,
+        metavar="I",
+        help="SIGKILL process I (default: the last) after a checkpoint, then resume; in turn",
+    )
     p.add_argument("--interrupt", action="store_true", help="SIGINT one process first")
     p.add_argument(
         "--tolerance", type=float, default=1e-4, help="on |param diff| / (1 + max|param|)"
@@ -215,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         out["one_process_seconds"] = run_one(args.config, one, overrides, args.processes)
     if args.interrupt and not (multi / "summary.json").exists():
         out["interrupt"] = interrupt_one(args.config, multi, overrides, args.processes)
-    if args.kill and not (multi / "summary.json").exists():
-        out["kill"] = kill_and_resume(args.config, multi, overrides, args.processes)
+    for victim in [args.processes - 1] if args.kill == [] else args.kill or []:
+        if not (multi / "summary.json").exists():
+            out.setdefault("kill", []).append(
+                kill_and_resume(args.config, multi, overrides, args.processes, victim)
+            )
     resumed = bool(_checkpoints(multi))
     out[f"{args.processes}_process_seconds"] = run_multi(
         args.config, multi, overrides, args.processes
@@ -227,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     out["equal_within_tolerance"] = rel <= args.tolerance
     (root / "multiprocess.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
-    faults = [out[k]["handled"] for k in ("interrupt", "kill") if k in out]
+    faults = [f["handled"] for f in [out.get("interrupt", {"handled": True}), *out.get("kill", [])]]
     ok = out["equal_within_tolerance"] and all(faults)
     return 0 if ok else 1
 

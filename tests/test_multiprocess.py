@@ -25,7 +25,8 @@ def test_two_processes_match_one_and_survive_a_killed_peer(tmp_path):
     config.write_text(CONFIG)
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "multiprocess.py"), "--config", str(config)]
-        + ["--workdir", str(tmp_path / "mp"), "--interrupt", "--kill", "--tolerance", "1e-5"],
+        + ["--workdir", str(tmp_path / "mp"), "--interrupt", "--kill", "1", "0"]
+        + ["--tolerance", "1e-5"],
         capture_output=True,
         text=True,
         timeout=400,
@@ -35,11 +36,15 @@ def test_two_processes_match_one_and_survive_a_killed_peer(tmp_path):
     assert out["process_count"] == [1, 2]
     # SIGINT to process 1 alone: both stop after the same step, saved once, exit 130.
     assert out["interrupt"]["exits"] == [130, 130] and out["interrupt"]["handled"]
-    # Killing process 1 after a new checkpoint: process 0 ends at once, in one line.
-    kill = out["kill"]
-    assert kill["survivor_exit"] == [8] and kill["survivor_seconds"] < 60
-    assert "another process stopped" in kill["survivor_line"]
-    assert "Traceback" not in (tmp_path / "mp" / "multi.p0.log").read_text()
+    # Killing process 1, then process 0 (which started the job's coordination service),
+    # each after a new checkpoint: the other ends in one line, exit 8, with no other output.
+    assert [k["killed_process"] for k in out["kill"]] == [1, 0]
+    for kill in out["kill"]:
+        assert kill["survivor_exit"] == [8] and kill["survivor_seconds"] < 60, kill
+        assert "another process stopped" in kill["survivor_line"]
+        assert kill["survivor_other_lines"] == []
+    for i in (0, 1):
+        assert "Traceback" not in (tmp_path / "mp" / f"multi.p{i}.log").read_text()
     # Started again, the job resumed from that checkpoint and ended as one process would.
     assert out["resumed"] and out["equal_within_tolerance"]
     one, two = out["test"]
@@ -57,7 +62,9 @@ def test_two_processes_match_one_and_survive_a_killed_peer(tmp_path):
         ).keys()
     )
     steps = [p for p in (multi / "checkpoints").iterdir() if p.name.isdigit()]
-    assert steps and all((p / "sha256.json").is_file() for p in steps)
+    # ... except where process 0 was killed between orbax's commit and its digests.
+    undigested = {int(p.name) for p in steps if not (p / "sha256.json").is_file()}
+    assert steps and undigested <= {k["killed_after_checkpoint"] for k in out["kill"]}
 
 
 def test_an_experiment_with_its_own_run_refuses_distributed(capsys):

@@ -39,6 +39,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxgen.errors import PeerLostError
+from jaxgen.train.coordinator import service_in_child
 
 DATA_AXIS = "data"
 HEARTBEAT_SECONDS = 20  # the coordination service's limit for a silent process
@@ -128,7 +129,10 @@ def initialize_distributed() -> None:
             num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
             process_id=int(os.environ["JAX_PROCESS_ID"]),
         )
-    jax.distributed.initialize(**kwargs)
+    # Process 0 starts the coordination service in a child that outlives it, so that its
+    # death is one line in the others, like any peer's (see jaxgen.train.coordinator).
+    with service_in_child():
+        jax.distributed.initialize(**kwargs)
 
 
 @contextlib.contextmanager
@@ -167,7 +171,7 @@ class PeerWatch:
     wait on the coordination service (orbax's barriers around a save), where a dead peer
     shows only as silence. Each process writes a counter into the job's key-value store
     every second from a thread; a peer whose counter has not moved for `stale` seconds, or
-    a store that no longer answers (process 0 hosts it), is a lost peer: the thread prints
+    a store that no longer answers, is a lost peer: the thread prints
     the one-line error and exits the process with PeerLostError's status. Saved checkpoints
     are complete (orbax commits by renaming), so nothing saved is lost.
     """

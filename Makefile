@@ -108,6 +108,10 @@ seq-vae: setup
 seq-vae-long: setup
 	$(MAIN) --config experiments/seq_vae.py:long --workdir $(RUNS)/seq_vae_long
 
+.PHONY: seq-vae-blocks
+seq-vae-blocks: setup
+	$(MAIN) --config experiments/seq_vae.py:blocks --workdir $(RUNS)/seq_vae_blocks
+
 .PHONY: seq-vae-interpolate
 # Any trained cell: make seq-vae-interpolate SEQ_RUN=runs/seq_vae_long/lines_flat_free_bits
 SEQ_RUN ?= $(RUNS)/seq_vae/lines_hierarchical_free_bits

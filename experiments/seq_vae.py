@@ -18,6 +18,11 @@ Run:
       (make seq-vae-long: lines only, both decoders, without and with free bits, 10 epochs
       each, 5,940 steps a run, ~6 min a run on one core: flat against hierarchical on long
       sequences)
+  python -m jaxgen.main --config experiments/seq_vae.py:blocks --workdir runs/seq_vae_blocks
+      (make seq-vae-blocks: MusicVAE's length, 255 characters and EOS from the start of a
+      line, flat against a 16 x 16 hierarchical decoder, both with free bits (64 nats over
+      64 latent dimensions), BLOCK_EPOCHS epochs each at batch 64; teacher-forced and
+      free-running accuracy (greedy and sampled), learning curves against CPU time)
   python -m jaxgen.main --config experiments/seq_vae.py:quick --workdir runs/seq_vae_quick
       (identifiers only, both decoders, without and with free bits; small models, 200 steps)
   python scripts/seq_interpolate.py --workdir runs/seq_vae/lines_hierarchical_free_bits
@@ -43,19 +48,30 @@ from jaxgen.results import row as result_row
 from jaxgen.train import train
 from jaxgen.train.rundir import write_json
 
-KINDS = ("identifiers", "lines")
+KINDS = ("identifiers", "lines", "blocks")
 DECODERS = ("flat", "hierarchical")
+BLOCK_EPOCHS = 12  # 2,376 steps of 64 blocks a run
 MEASURES = ("none", "kl_warmup", "free_bits", "word_dropout")
 PAIRS = {
     "identifiers": ("get_config", "__init__"),
     "lines": ("for key, value in sorted(self.items()):", "raise ValueError('bad literal: %r' % s)"),
+    "blocks": (
+        "def __init__(self, name, value=None):\n    self.name = name\n    self.value = value\n"
+        "    self._children = []\n\ndef add(self, child):\n    self._children.append(child)\n"
+        "    return child\n",
+        "for i, line in enumerate(lines):\n    if not line.strip():\n        continue\n"
+        "    key, _, value = line.partition('=')\n    result[key.strip()] = value.strip()\n"
+        "return result\n",
+    ),
 }
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
     arg = arg or "full"
-    if arg not in ("full", "long", "quick", "tiny"):
-        raise ConfigError(f"unknown seq_vae variant {arg!r}; one of full, long, quick, tiny")
+    if arg not in ("full", "long", "blocks", "quick", "tiny"):
+        raise ConfigError(
+            f"unknown seq_vae variant {arg!r}; one of full, long, blocks, quick, tiny"
+        )
     c = ConfigDict()
     c.variant = arg
     c.seed = 0
@@ -64,27 +80,43 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.kinds, c.measures = ("identifiers",), ("none", "free_bits")
     if arg == "long":  # flat against hierarchical on long sequences, trained 10x longer
         c.kinds, c.measures = ("lines",), ("none", "free_bits")
+    if arg == "blocks":  # MusicVAE's length: 256 steps, a conductor of 16 x 16, free bits
+        c.kinds, c.measures = ("blocks",), ("free_bits",)
     if arg == "tiny":  # tests: one cell of the grid
         c.kinds, c.decoders, c.measures = ("identifiers",), ("hierarchical",), ("free_bits",)
     # Epochs per run; training sequences are capped by `<kind>.dataset.num_train` (0 = all:
     # 22,073 identifiers, 38,039 lines). At batch 64: 6 x 344 and 594 steps.
     full = arg in ("full", "long")
-    c.epochs = ConfigDict({"identifiers": 6 if full else 1, "lines": 10 if arg == "long" else 1})
-    num_train = {"full": (0, 0), "long": (0, 0), "quick": (12_800, 3_840), "tiny": (96, 64)}[arg]
+    c.epochs = ConfigDict(
+        {
+            "identifiers": 6 if full else 1,
+            "lines": 10 if arg == "long" else 1,
+            "blocks": BLOCK_EPOCHS if arg == "blocks" else 1,
+        }
+    )
+    num_train = {
+        "full": (0, 0, 0),
+        "long": (0, 0, 0),
+        "blocks": (0, 0, 0),
+        "quick": (12_800, 3_840, 640),
+        "tiny": (96, 64, 32),
+    }[arg]
     # The counter-measures: each cell turns on exactly one of them.
     c.warmup_fraction = 0.5  # kl_warmup: beta rises linearly 0 -> 1 over this part of training
-    c.free_bits = 0.25  # free_bits: nats per latent dimension (x latent_dim per sequence)
+    # free_bits: nats per latent dimension (x latent_dim per sequence). Blocks: 64 nats over
+    # 64 dimensions, about 0.36 bits a character (MusicVAE: 256 bits over 256 steps).
+    c.free_bits = ConfigDict({"identifiers": 0.25, "lines": 0.25, "blocks": 1.0})
     c.word_dropout = 0.3  # word_dropout: probability of UNK for a teacher-forced input
     c.num_samples = 5
-    small = not full
+    small = arg in ("quick", "tiny")
     for kind in KINDS:
         r = seqvae.config(
             kind,
-            latent_dim=16 if small else 32,
+            latent_dim=16 if small else 64 if kind == "blocks" else 32,
             encoder_size=64 if small else 128,
             hidden_size=64 if small else 128,
             conductor_size=64 if small else 128,
-            num_segments=4 if kind == "identifiers" else 8,
+            num_segments={"identifiers": 4, "lines": 8, "blocks": 16}[kind],
             report_nll_k=4 if arg == "tiny" else 32,
             report_nll_num=20 if arg == "tiny" else 250,
             report_samples=c.num_samples,
@@ -114,7 +146,7 @@ def cell_config(c: ConfigDict, kind: str, decoder: str, measure: str, num_train:
             "model.beta_warmup_steps": max(1, int(c.warmup_fraction * steps)),
         }
     elif measure == "free_bits":
-        change["model.free_bits"] = c.free_bits
+        change["model.free_bits"] = c.free_bits[kind]
     elif measure == "word_dropout":
         change["model.word_dropout"] = c.word_dropout
     elif measure != "none":
@@ -145,6 +177,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
                         "char acc (greedy)": test["char_accuracy_greedy"],
                         "seq acc (greedy)": test["seq_accuracy_greedy"],
                         "char acc (forced)": test["char_accuracy_forced"],
+                        "char acc (sampled)": test.get("char_accuracy_sampled"),
                         "KL": test["kl"],
                         "-ELBO": test["loss"],
                         f"NLL (k={rep.get('test_nll_k')})": rep.get("test_nll"),
@@ -173,6 +206,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
                 )
     table = markdown_table(rows)
     wall = time.time() - t_start
+    _learning_curves(config, workdir)
     summary = {
         "variant": config.variant,
         "rows": rows,
@@ -182,6 +216,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
     }
     if config.variant in ("full", "long"):
         summary["results"] = _results_rows(rows, config)
+    if config.variant == "blocks":
+        summary["results"] = _blocks_rows(rows, config)
     write_json(workdir / "summary.json", summary)
     (workdir / "results.md").write_text(table)
     report = _report(config, workdir, table, samples, interpolations, wall)
@@ -208,6 +244,50 @@ def _results_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
     ]
 
 
+def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
+    """README rows of the 256-character blocks: flat against hierarchical, one row each."""
+    return [
+        result_row(
+            f"sequence VAE, stdlib blocks of 255 characters, {r['decoder']} decoder"
+            + (" (16 x 16)" if r["decoder"] == "hierarchical" else "")
+            + f", {r['counter-measure']}, {config.epochs.blocks} epochs",
+            "char acc teacher-forced / free-running greedy / free-running sampled; KL nats; "
+            "active units; train CPU min",
+            f"{r['char acc (forced)']:.3f} / {r['char acc (greedy)']:.3f} / "
+            f"{r['char acc (sampled)']:.3f}; {r['KL']:.1f}; {r['active units']}; "
+            f"{r['train seconds'] / 60:.0f}",
+            "make seq-vae-blocks",
+            "target: hierarchical >= flat + 0.15 free-running, + 0.03 forced (MusicVAE, 16 bars)",
+        )
+        for r in rows
+    ]
+
+
+def _learning_curves(config: ConfigDict, workdir: Path) -> None:
+    """Training loss and teacher-forced accuracy of every cell against its CPU time."""
+    from jaxgen import plotting
+    from jaxgen.train.rundir import MetricsLog
+
+    for metric, label in (("reconstruction", "CE nats / sequence"), ("char_accuracy", "")):
+        series = {}
+        for cell in sorted(p for p in workdir.iterdir() if (p / "metrics.jsonl").is_file()):
+            log = MetricsLog(cell / "metrics.jsonl", writable=False)
+            rows = [r for r in log.read() if r["split"] == "train"]
+            if rows and metric in rows[0]:
+                series[cell.name] = (
+                    [r["train_seconds"] / 60 for r in rows],
+                    [r[metric] for r in rows],
+                )
+        if series:
+            plotting.curves(
+                series,
+                workdir / f"curve_{metric}.png",
+                xlabel="training CPU minutes",
+                ylabel=label or f"{metric} (teacher-forced)",
+                title="training, against CPU time",
+            )
+
+
 def _report(config, workdir, table, samples, interpolations, wall) -> str:
     text = [
         f"# Sequence VAE: flat vs hierarchical decoder, posterior collapse ({config.variant})\n",
@@ -215,8 +295,10 @@ def _report(config, workdir, table, samples, interpolations, wall) -> str:
         "feeds back its own outputs; forced: teacher forcing); KL and -ELBO in nats per "
         "sequence (beta = 1, no free bits); NLL: importance-sampled (IWAE bound).\n",
         table,
+        "![loss against CPU time](curve_reconstruction.png) "
+        "![accuracy against CPU time](curve_char_accuracy.png)\n",
         f"Counter-measures: kl_warmup = beta 0 -> 1 over the first {config.warmup_fraction:.0%} "
-        f"of the steps; free_bits = {config.free_bits} nats per latent dimension; "
+        f"of the steps; free_bits = {dict(config.free_bits)} nats per latent dimension; "
         f"word_dropout = {config.word_dropout}. Epochs per run: {dict(config.epochs)}, batch "
         f"{config.identifiers.train.batch_size}. Total wall time {wall / 60:.1f} min.\n",
         f"## Samples from the prior (temperature {config.identifiers.model.sample_temperature})\n",

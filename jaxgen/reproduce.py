@@ -73,7 +73,7 @@ def run_files(workdir: Path) -> dict[str, float]:
 
 def _final_state(config, workdir: Path):
     from jaxgen.train.checkpoint import Checkpointer
-    from jaxgen.train.loop import prepare
+    from jaxgen.train.preflight import prepare
 
     ckpt = Checkpointer(workdir / "checkpoints")
     try:

@@ -18,7 +18,9 @@ from jaxgen import data as data_lib
 from jaxgen.config import from_json
 from jaxgen.errors import CheckpointError, ConfigError
 from jaxgen.train.checkpoint import Checkpointer
-from jaxgen.train.loop import Trainer, make_family, seed_slice
+from jaxgen.train.preflight import make_family
+from jaxgen.train.seeds import seed_slice
+from jaxgen.train.trainer import Trainer
 
 
 class Run:

@@ -191,7 +191,7 @@ def fingerprint(workdir: Path) -> dict:
 
     from jaxgen.config import from_json
     from jaxgen.train.checkpoint import Checkpointer
-    from jaxgen.train.loop import prepare
+    from jaxgen.train.preflight import prepare
     from jaxgen.train.rundir import MetricsLog
 
     workdir = Path(workdir)

@@ -184,10 +184,10 @@ def judge_cli(code, err: list[str], text: str, accept_ok: bool) -> str | None:
 def preflight_only():
     """Replaces training by the loop's pre-flight for the override cases."""
     import jaxgen.train
-    from jaxgen.train import loop
+    from jaxgen.train import loop, preflight
 
     def fake_train(config, workdir, **kw):
-        loop.prepare(config)
+        preflight.prepare(config)
         raise Accepted
 
     saved = (loop.train, jaxgen.train.train)

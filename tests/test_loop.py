@@ -101,7 +101,7 @@ def test_python_dispatched_loop_equals_the_scanned_epoch(tmp_path):
 
 def test_auto_loop_dispatches_conv_steps_from_python_on_cpu():
     from jaxgen.families import autoencoder
-    from jaxgen.train.loop import Trainer
+    from jaxgen.train.trainer import Trainer
 
     images = {"x": np.zeros((16, 8, 8, 1), np.float32), "y": np.zeros(16, np.int32)}
     splits = jaxgen.data.Splits(train=images, test=images, info={"name": "zeros"})
@@ -118,7 +118,7 @@ def test_auto_loop_dispatches_conv_steps_from_python_on_cpu():
 
 def test_a_stop_request_ends_a_python_loop_chunk_after_the_current_step():
     """SIGINT on a conv run stops within a step, not at the end of the epoch's chunk."""
-    from jaxgen.train.loop import Trainer
+    from jaxgen.train.trainer import Trainer
 
     cfg = tiny_ae_config(num_epochs=1, loop="python")
     trainer = Trainer(cfg, make_family(cfg), jaxgen.data.load(cfg.dataset))

@@ -23,7 +23,7 @@ import pytest
 from jaxgen import main as cli
 from jaxgen.train import train
 from jaxgen.train.checkpoint import Checkpointer
-from jaxgen.train.loop import prepare
+from jaxgen.train.preflight import prepare
 from tests.conftest import ROOT, run_cli, tiny_ae_config
 
 _spec = importlib.util.spec_from_file_location("faults", ROOT / "scripts" / "faults.py")

@@ -14,7 +14,7 @@ import pytest
 
 from jaxgen.train import train
 from jaxgen.train.checkpoint import DIGEST_FILE, Checkpointer, _digests
-from jaxgen.train.loop import prepare
+from jaxgen.train.preflight import prepare
 from tests.conftest import ROOT, tiny_ae_config
 
 # The one file allowed to unpickle: it checks the sha256 first (see tests/test_data.py).

@@ -70,6 +70,51 @@ def test_hierarchical_decoder_shapes_under_jit():
         _family("hierarchical", seq_len=13)
 
 
+def test_blocks_start_at_non_blank_lines_and_do_not_overlap():
+    source = "\n".join(
+        f"{'    ' * (i % 3)}line_{i} = {i}" + ("\n" * (i % 4 == 0)) for i in range(60)
+    )
+    blocks = seqs.extract(source, "blocks", 33, 8)
+    assert blocks and all(len(b) == 32 for b in blocks[:-1]) and len(blocks[-1]) >= 8
+    at, free = [], 0
+    for b in blocks:  # each is found at the first non-blank line start after the one before
+        i = next(
+            s
+            for s in range(free, len(source))
+            if (s == 0 or source[s - 1] == "\n") and source[s] != "\n"
+        )
+        assert source[i : i + len(b)] == b
+        at.append(i)
+        free = i + 32
+    assert at[0] == 0 and np.all(np.diff(at) >= 32)
+
+
+def test_blocks_corpus_is_reproducible_and_hashed():
+    cfg = seqvae.config("blocks").dataset
+    cfg.num_train, cfg.num_test = 64, 16
+    a, b = (seqs.stdlib_sequences(cfg) for _ in range(2))
+    np.testing.assert_array_equal(a.train["x"], b.train["x"])
+    assert a.info["corpus_sha256"] == b.info["corpus_sha256"] and a.info["kind"] == "blocks"
+    chex.assert_shape(a.train["x"], (a.info["sequences"]["train"], 256))
+    assert_stdlib_split(a.info["files"])
+    # Whole blocks of code: 255 characters and EOS, newlines and indentation kept.
+    assert (lengths_of(jnp.asarray(a.train["x"]), seqs.EOS) == 256).mean() > 0.99
+    assert "\n    " in "".join(seqs.decode_strings(a.train["x"][:20]))
+
+
+def test_sixteen_by_sixteen_decoder_under_jit():
+    """MusicVAE's hierarchy at its length: 16 conductor steps of 16 tokens each."""
+    fam = _family("hierarchical", seq_len=256, num_segments=16)
+    x = jnp.asarray(seqs.encode_strings(["def f(x):\n    return x\n" * 12] * 2, 256))
+    state = _state(fam, x)
+    z = jax.random.normal(jax.random.PRNGKey(1), (2, 8))
+    p = {"params": state.params}
+    contexts = jax.jit(lambda p, z: fam.model.apply(p, z, method="contexts"))(p, z)
+    chex.assert_shape(contexts, (2 * 16, 32))
+    logits = jax.jit(lambda p, z, x: fam.model.apply(p, z, x, method="logits"))(p, z, x)
+    chex.assert_shape(logits, (2, 256, seqs.VOCAB_SIZE))
+
+
 @pytest.mark.parametrize(
     "decoder,segment_start",
     [("flat", "previous"), ("hierarchical", "previous"), ("hierarchical", "go")],
@@ -180,6 +225,11 @@ def test_both_decoders_reconstruct_a_tiny_dataset(decoder):
     rec = jax.jit(fam.reconstruct)(state, x)  # greedy from the posterior mean
     acc = float(seqvae.accuracies(rec, x)["char_accuracy"].mean())
     assert acc > 0.9, (decoder, acc, seqs.decode_strings(rec))
+    # The evaluation's free-running accuracies from z = mu: greedy is the reconstruction's,
+    # sampled at temperature 1 far above the 1/100 of guessing.
+    out = jax.jit(fam.eval_step)(state, {"x": x}, jax.random.PRNGKey(3))
+    np.testing.assert_allclose(out["char_accuracy_greedy"].mean(), acc, rtol=1e-6)
+    assert float(out["char_accuracy_sampled"].mean()) > 0.5, out
 
 
 def test_experiment_tiny_grid_and_interpolation_script(tmp_path, monkeypatch, capsys):

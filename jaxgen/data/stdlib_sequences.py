@@ -8,6 +8,10 @@ Two lengths, from the same corpus and the same train/val/test file split as `tex
   characters, e.g. 3..19 for `seq_len` 20.
 - `dataset.kind = "lines"`: the unique source lines, indentation and trailing blanks
   stripped, of at least `min_len` characters, cut to `seq_len - 1` characters (e.g. 63).
+- `dataset.kind = "blocks"`: MusicVAE's length for text, `seq_len - 1` consecutive characters
+  (e.g. 255) starting at the start of a non-blank line, indentation and newlines kept; the
+  next block starts at the first line start after it, so blocks do not overlap. A split's
+  last block is kept if it has at least `min_len` characters.
 
 Each sequence is encoded with `text.VOCAB` (96 symbols) and ends in EOS; the rest of the
 `seq_len` slots are PAD (never scored). GO starts the decoder's input; UNK replaces dropped
@@ -31,7 +35,7 @@ PAD = EOS + 1  # after EOS; masked out of every loss and metric
 GO = EOS + 2  # the decoder's first input
 UNK = EOS + 3  # a dropped decoder input
 VOCAB_SIZE = EOS + 4
-KINDS = ("identifiers", "lines")
+KINDS = ("identifiers", "lines", "blocks")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -43,9 +47,21 @@ def extract(source: str, kind: str, seq_len: int, min_len: int) -> list[str]:
     elif kind == "lines":
         items = (line.strip()[: seq_len - 1] for line in source.split("\n"))
         items = (s for s in items if len(s) >= min_len)
+    elif kind == "blocks":
+        items = (s for s in _blocks(source, seq_len - 1) if len(s) >= min_len)
     else:
         raise ConfigError(f"dataset.kind must be one of {', '.join(KINDS)}, got {kind!r}")
     return list(dict.fromkeys(items))
+
+
+def _blocks(source: str, size: int) -> list[str]:
+    """Non-overlapping windows of `size` characters, each from a non-blank line's start."""
+    out, free_from = [], 0
+    for start in (0, *(m.end() for m in re.finditer("\n", source))):
+        if start >= free_from and start < len(source) and source[start] != "\n":
+            out.append(source[start : start + size])
+            free_from = start + size
+    return out
 
 
 def encode_strings(strings: list[str], seq_len: int) -> np.ndarray:
@@ -83,7 +99,7 @@ def table_rows(rows: list[dict]) -> list[dict]:
 
 
 def stdlib_sequences(cfg: ConfigDict) -> Splits:
-    """Identifiers or source lines of the standard library as (N, seq_len) token arrays."""
+    """Identifiers, source lines or blocks of the standard library as (N, seq_len) tokens."""
     kind = cfg.get("kind", "identifiers")
     seq_len, min_len = int(cfg.get("seq_len", 20)), int(cfg.get("min_len", 1))
     if seq_len < 2:

@@ -482,7 +482,7 @@ def snapshot_states(result) -> dict[int, Any]:
     Step 0 is the loop's own initial state (same keys as `train`).
     """
     from jaxgen.train.checkpoint import Checkpointer
-    from jaxgen.train.loop import Trainer
+    from jaxgen.train.trainer import Trainer
 
     trainer = Trainer(result.config, result.family, result.splits)
     abstract = trainer.abstract_state()

@@ -76,13 +76,18 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
     return cfg
 
 
+LENGTHS = {"identifiers": (20, 3), "lines": (64, 32), "blocks": (256, 128)}  # seq_len, min_len
+
+
 def config(kind: str = "identifiers", **model) -> ConfigDict:
-    """A full run config on the standard library's identifiers (20) or source lines (64)."""
+    """A full run config on the standard library's identifiers (20 tokens with EOS), source
+    lines (64) or blocks of lines (256, MusicVAE's 16 bars of 16 steps)."""
+    if kind not in LENGTHS:
+        raise ConfigError(f"dataset.kind must be one of {', '.join(LENGTHS)}, got {kind!r}")
     cfg = base_config("seqvae", "stdlib_sequences")
     cfg.model = model_config(**model)
     cfg.dataset.kind = kind
-    cfg.dataset.seq_len = 20 if kind == "identifiers" else 64
-    cfg.dataset.min_len = 3 if kind == "identifiers" else 32
+    cfg.dataset.seq_len, cfg.dataset.min_len = LENGTHS[kind]
     cfg.optimizer.grad_clip = 1.0
     return cfg
 
@@ -205,8 +210,9 @@ class SeqVAEFamily(vae.VAEFamily):
         return loss, aux | {k: stats[k].mean() for k in ("char_accuracy", "seq_accuracy")}
 
     def eval_step(self, state, batch, key):
-        """Per sequence (nats; beta = 1, no free bits): -ELBO, its CE and KL; accuracies
-        teacher-forced from z = mu and greedy from mu; the k-sample NLL if `eval_k` > 1."""
+        """Per sequence (nats; beta = 1, no free bits): -ELBO, its CE and KL; accuracies from
+        z = mu, teacher-forced and free-running (greedy, and sampled at temperature 1 as
+        MusicVAE reports); the k-sample NLL if `eval_k` > 1."""
         m, x, params = self.config.model, batch["x"], state.params
         mean, log_var = self._encode(params, state.apply_fn, x)
         z = reparameterize(named_key(key, "z"), mean, log_var)
@@ -214,6 +220,7 @@ class SeqVAEFamily(vae.VAEFamily):
         kl = dist.kl_std_normal(mean, log_var)
         forced = masked_token_stats(self._logits(params, mean, x), x)
         greedy = accuracies(self._generate(params, mean, key, 0.0), x)
+        sampled = accuracies(self._generate(params, mean, named_key(key, "sample"), 1.0), x)
         out = {
             "loss": ce + kl,
             "rec_nll": ce,
@@ -223,6 +230,7 @@ class SeqVAEFamily(vae.VAEFamily):
             "seq_accuracy_forced": forced["seq_accuracy"],
             "char_accuracy_greedy": greedy["char_accuracy"],
             "seq_accuracy_greedy": greedy["seq_accuracy"],
+            "char_accuracy_sampled": sampled["char_accuracy"],
         }
         if m.eval_k > 1:
             lw = self.log_weights(params, state.apply_fn, x, named_key(key, "iw"), m.eval_k)

@@ -196,31 +196,31 @@ def test_nan_loss_names_step_and_metric_and_keeps_the_last_good_checkpoint(
     folder, config_file, capsys
 ):
     workdir = folder / "nan"
-    code, _, err = _main(
-        capsys,
-        config_file,
-        workdir,
-        "--config.optimizer.lr=900.0",
-        "--config.optimizer.name=sgd",
-        "--config.train.num_epochs=30",
-    )
+    sgd = "--config.optimizer.name=sgd"
+    # One good epoch (checkpoints), then a rate that blows up when the run is resumed.
+    good = ("--config.optimizer.lr=0.01", "--config.train.num_epochs=1")
+    assert _main(capsys, config_file, workdir, sgd, *good)[0] == 0
+    steps = faults.checkpoint_steps(workdir)
+    bad = ("--config.optimizer.lr=900.0", "--config.train.num_epochs=30")
+    code, _, err = _main(capsys, config_file, workdir, sgd, *bad)
     assert code == 5 and len(err) == 1, err
     assert re.search(
         r"(metric '\w+' became non-finite at|state entry \S+ became non-finite by)"
         r" step \d+",
         err[0],
     ), err
-    steps = faults.checkpoint_steps(workdir)
-    if steps:  # The last good checkpoint restores, and holds finite numbers only.
-        assert f"last good checkpoint: step {steps[-1]}" in err[0]
-        cfg = tiny_ae_config(**dict(TRAIN, num_epochs=30))
-        cfg.optimizer.name = "sgd"  # The run's own optimizer: its state has another structure.
-        ckpt = Checkpointer(workdir / "checkpoints")
-        state, _ = ckpt.restore(prepare(cfg).abstract_state())
-        ckpt.close()
-        import jax
+    # The last good checkpoint is named, restores, and holds finite numbers only.
+    kept = faults.checkpoint_steps(workdir)
+    assert steps and kept[-1] >= steps[-1]
+    assert f"last good checkpoint: step {kept[-1]}" in err[0]
+    cfg = tiny_ae_config(**dict(TRAIN, num_epochs=30))
+    cfg.optimizer.name = "sgd"  # The run's own optimizer: its state has another structure.
+    ckpt = Checkpointer(workdir / "checkpoints")
+    state, _ = ckpt.restore(prepare(cfg).abstract_state())
+    ckpt.close()
+    import jax
 
-        assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state))
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state))
 
 
 def test_full_disk_while_saving_is_one_line_and_keeps_the_previous_checkpoint(

@@ -24,7 +24,7 @@ demo: setup
 
 # Two pytest-xdist workers: most tests are bound by XLA's single-threaded compiler.
 test: setup
-	$(PY) -m pytest tests -n 2
+	$(PY) -m pytest tests -n 2 --durations=15
 
 lint: setup
 	.venv/bin/ruff check .

@@ -252,7 +252,7 @@ def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
             + (" (16 x 16)" if r["decoder"] == "hierarchical" else "")
             + f", {r['counter-measure']}, {config.epochs.blocks} epochs",
             "char acc teacher-forced / free-running greedy / free-running sampled; KL nats; "
-            "active units; train CPU min",
+            "active units; training minutes (one pinned core)",
             f"{r['char acc (forced)']:.3f} / {r['char acc (greedy)']:.3f} / "
             f"{r['char acc (sampled)']:.3f}; {r['KL']:.1f}; {r['active units']}; "
             f"{r['train seconds'] / 60:.0f}",
@@ -264,7 +264,8 @@ def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
 
 
 def _learning_curves(config: ConfigDict, workdir: Path) -> None:
-    """Training loss and teacher-forced accuracy of every cell against its CPU time."""
+    """Training loss and teacher-forced accuracy of every cell against its training time
+    (wall clock: CPU time where the run had its core to itself)."""
     from jaxgen import plotting
     from jaxgen.train.rundir import MetricsLog
 
@@ -282,7 +283,7 @@ def _learning_curves(config: ConfigDict, workdir: Path) -> None:
             plotting.curves(
                 series,
                 workdir / f"curve_{metric}.png",
-                xlabel="training CPU minutes",
+                xlabel="training minutes (wall clock, one pinned core)",
                 ylabel=label or f"{metric} (teacher-forced)",
                 title="training, against CPU time",
             )

@@ -24,7 +24,8 @@ import numpy as np
 from benchmarks import flops as flops_lib
 from jaxgen import data as data_lib
 from jaxgen.config import ConfigDict
-from jaxgen.train.loop import Trainer, make_family
+from jaxgen.train.preflight import make_family
+from jaxgen.train.trainer import Trainer
 
 
 def log(msg: str) -> None:

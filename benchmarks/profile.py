@@ -55,7 +55,7 @@ def _time_pair(a: Side, b: Side, reps: int) -> tuple[float, float]:
 
 def vae_update_share(scale, reps: int) -> dict[str, Any]:
     from benchmarks.configs import vae_config
-    from jaxgen.train.loop import make_family
+    from jaxgen.train.preflight import make_family
 
     cfg = vae_config(scale)
     family = make_family(cfg)

@@ -29,8 +29,9 @@ from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.loop import Trainer, seed_slice
 from jaxgen.train.rundir import experiment_dir, write_json
+from jaxgen.train.seeds import seed_slice
+from jaxgen.train.trainer import Trainer
 
 
 def get_config(arg: str | None = None) -> ConfigDict:

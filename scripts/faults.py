@@ -207,7 +207,7 @@ def fingerprint(workdir: Path) -> dict:
         "arrays": [np.asarray(x) for x in jax.tree.leaves(state)],
         # Every logged number but the clock (training seconds differ from run to run).
         "metrics": [
-            {k: v for k, v in r.items() if k != "train_seconds"}
+            {k: v for k, v in r.items() if k not in ("train_seconds", "train_cpu_seconds")}
             for r in MetricsLog(workdir / "metrics.jsonl").read()
         ],
         "summary": {k: summary.get(k) for k in ("val", "test")},

@@ -65,6 +65,11 @@ def test_stopped_and_resumed_equals_uninterrupted(tmp_path, stop):
     resumed_rows = _rows(tmp_path / "part", "train")
     # The pre-empted run also logged its partial chunk; every uninterrupted row is there.
     assert {r["step"] for r in full_rows} <= {r["step"] for r in resumed_rows}
+    # Training time, wall and CPU, adds up over the two sessions instead of restarting.
+    for key in ("train_seconds", "train_cpu_seconds"):
+        times = [r[key] for r in resumed_rows]
+        assert times[0] > 0 and times == sorted(times), (key, times)
+        assert resumed.summary[key] >= times[-1]
 
 
 def test_vmapped_seeds_match_single_seed_runs(tmp_path):

@@ -161,9 +161,11 @@ class _Run:
     state: Any
     step: int
     prior_seconds: float  # training seconds of the run's earlier sessions
+    prior_cpu_seconds: float  # and this process's CPU seconds in them
     bar: Any = None
     last_saved: int = 0
     t_train: float = 0.0
+    t_cpu: float = 0.0
     steps_done: int = 0  # steps of chunks that did not compile, and their seconds
     steady_seconds: float = 0.0
     first_chunk_seconds: float | None = None
@@ -231,7 +233,10 @@ def _open(config: ConfigDict, workdir: Path, trainer: Trainer) -> _Run:
         print(f"jaxgen: resuming {workdir} from step {step}", flush=True)
     # Training seconds summed over the sessions of a resumed run (for learning curves
     # against time): the earlier sessions' total is the last logged value.
-    prior_seconds = max((r.get("train_seconds", 0.0) for r in log.read()), default=0.0)
+    # CPU seconds too: wall time counts what else ran on a shared machine, CPU time does not.
+    rows = log.read()
+    prior_seconds = max((r.get("train_seconds", 0.0) for r in rows), default=0.0)
+    prior_cpu_seconds = max((r.get("train_cpu_seconds", 0.0) for r in rows), default=0.0)
     return _Run(
         config,
         workdir,
@@ -242,6 +247,7 @@ def _open(config: ConfigDict, workdir: Path, trainer: Trainer) -> _Run:
         state=parallel.replicate(state, trainer.mesh),
         step=step,
         prior_seconds=prior_seconds,
+        prior_cpu_seconds=prior_cpu_seconds,
         last_saved=step,
     )
 
@@ -265,7 +271,7 @@ def _run_chunks(run: _Run, stop_at_step: int | None) -> None:
         dynamic_ncols=True,
         desc=run.workdir.name,
     )
-    run.t_train = time.time()
+    run.t_train, run.t_cpu = time.time(), time.process_time()
     try:
         with StopRequests() as stop_requests:
             while run.step < stop:
@@ -322,6 +328,9 @@ def _run_chunks(run: _Run, stop_at_step: int | None) -> None:
                         "epoch": step / spe,
                         "split": "train",
                         "train_seconds": run.prior_seconds + time.time() - run.t_train,
+                        "train_cpu_seconds": run.prior_cpu_seconds
+                        + time.process_time()
+                        - run.t_cpu,
                         **_summarize({k: np.mean(v, axis=-1) for k, v in metrics.items()}),
                     }
                 )
@@ -365,6 +374,7 @@ def _finish(run: _Run, t_start: float) -> RunResult:
     family, splits, state, step = trainer.family, trainer.splits, run.state, run.step
     total, tc = trainer.total_steps, config.train
     train_seconds = time.time() - run.t_train
+    cpu_seconds = time.process_time() - run.t_cpu
     if step < total:
         summary = {"stopped_at_step": step, "steps": total}
         return RunResult(config, family, state, splits, workdir, summary)
@@ -377,6 +387,7 @@ def _finish(run: _Run, t_start: float) -> RunResult:
         "loop": "python" if trainer.uses_python_loop() else "scan",
         "train_seconds_this_session": train_seconds,
         "train_seconds": run.prior_seconds + train_seconds,  # over every session of the run
+        "train_cpu_seconds": run.prior_cpu_seconds + cpu_seconds,  # all of its threads
         "steps_per_second": run.steps_done / run.steady_seconds if run.steps_done else None,
         "first_chunk_seconds": run.first_chunk_seconds,  # Includes compilation.
     }

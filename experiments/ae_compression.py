@@ -16,15 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import metrics
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
-from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -76,11 +74,12 @@ def _pca_row(x_train: np.ndarray, x_test: np.ndarray, k: int) -> dict:
 
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """Trains the sweep and writes the table, figures and report; returns the summary."""
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.mlp.dataset)
     x_train, x_test = splits.train["x"], splits.test["x"]
-    rows, models = [], {}
-    for k in config.code_sizes:
+    models = {}
+
+    def measure(k: int) -> dict:
         pca_row = _pca_row(x_train, x_test, int(k))
         row = {"code_size": int(k), "pca_mse": pca_row["pca_mse"], "pca_psnr": pca_row["pca_psnr"]}
         models[(k, "pca")] = pca_row["pca"]
@@ -95,8 +94,9 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
             row[f"{arch}_ae_mse"] = res.summary["test"]["mse"]
             row[f"{arch}_ae_psnr"] = res.summary["test"]["psnr"]
             models[(k, arch)] = res
-        rows.append(row)
-        print(markdown_table([row]), flush=True)
+        return row
+
+    rows = experiment.each(config.code_sizes, measure)
 
     figs = workdir / "figures"
     names = [("pca", "PCA")] + [(f"{a}_ae", f"{a.upper()} AE") for a in config.architectures]
@@ -128,39 +128,24 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     plotting.image_rows(recs, labels, figs / "reconstructions.png")
 
     names = ["PCA"] + [f"{a} AE" for a in config.architectures]
-    summary = {
-        "rows": rows,
-        "results": [
-            result_row(
-                "Compression, MNIST test",
-                f"PSNR dB, code {r['code_size']}: " + " / ".join(names),
-                " / ".join(
-                    f"{r[n + '_psnr']:.1f}"
-                    for n in ["pca"] + [f"{a}_ae" for a in config.architectures]
-                ),
-                "make ae-compression",
-            )
-            for r in rows
-            if r["code_size"] in (4, 32)
-        ],
-    }
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
-    (workdir / "report.md").write_text(
-        "\n".join(
-            [
-                "# Compression: reconstruction error against code size\n",
-                "MNIST test set; MSE per pixel and mean per-image PSNR (dB, peak 1). PCA and the "
-                "autoencoders get the same code size.\n",
-                table,
-                "![mse](figures/mse_vs_code_size.png)\n",
-                "![psnr](figures/psnr_vs_code_size.png)\n",
-                "![reconstructions](figures/reconstructions.png)\n",
-                "Reproduce: `python -m jaxgen.main --config experiments/ae_compression.py "
-                f"--workdir {workdir}`\n",
-            ]
+    results = [
+        result_row(
+            "Compression, MNIST test",
+            f"PSNR dB, code {r['code_size']}: " + " / ".join(names),
+            " / ".join(
+                f"{r[n + '_psnr']:.1f}" for n in ["pca"] + [f"{a}_ae" for a in config.architectures]
+            ),
+            "make ae-compression",
         )
-    )
-    print(table)
-    return summary
+        for r in rows
+        if r["code_size"] in (4, 32)
+    ]
+    intro = [
+        "MNIST test set; MSE per pixel and mean per-image PSNR (dB, peak 1). PCA and the "
+        "autoencoders get the same code size."
+    ]
+    figures = [
+        f"figures/{f}.png" for f in ("mse_vs_code_size", "psnr_vs_code_size", "reconstructions")
+    ]
+    title = "Compression: reconstruction error against code size"
+    return experiment.finish(workdir, title, rows, results, intro=intro, figures=figures)

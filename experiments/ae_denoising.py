@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen import corruption, plotting
+from jaxgen import corruption, experiment, plotting
 from jaxgen import data as data_lib
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import metrics
@@ -28,7 +28,6 @@ from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -78,7 +77,7 @@ def _sub_config(base: ConfigDict, **model) -> ConfigDict:
 
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """Trains the plain AE and one denoising AE per noise setting; writes tables and figures."""
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.ae.dataset)
     x_train, x_test = splits.train["x"], splits.test["x"]
     shape = x_test.shape
@@ -138,44 +137,40 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
             series[f"{kind}: {title}"] = (lv, np.array([r[f"{n}_psnr"] for r in rs]))
     plotting.curves(series, figs / "psnr_vs_level.png", xlabel="noise level", ylabel="PSNR (dB)")
 
-    summary = {
-        "rows": rows,
+    extra = {
         "plain_ae_clean_psnr": plain.summary["test"]["psnr"],
         "dae_beats_noisy_everywhere": all(r["dae_psnr"] > r["noisy_psnr"] for r in rows),
         "dae_beats_plain_ae_everywhere": all(r["dae_psnr"] > r["plain_ae_psnr"] for r in rows),
         "image_shape": list(shape[1:]),
-        "results": [
-            result_row(
-                "Denoising, MNIST test",
-                f"PSNR dB, {r['corruption']} {r['level']:g}: noisy / PCA / AE / denoising AE",
-                " / ".join(f"{r[n + '_psnr']:.1f}" for n in ("noisy", "pca", "plain_ae", "dae")),
-                "make ae-denoising",
-            )
-            for r in rows
-            if r["level"] == max(x["level"] for x in rows if x["corruption"] == r["corruption"])
-        ],
     }
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
-    text = [
-        "# Denoising autoencoders\n",
+    results = [
+        result_row(
+            "Denoising, MNIST test",
+            f"PSNR dB, {r['corruption']} {r['level']:g}: noisy / PCA / AE / denoising AE",
+            " / ".join(f"{r[n + '_psnr']:.1f}" for n in ("noisy", "pca", "plain_ae", "dae")),
+            "make ae-denoising",
+        )
+        for r in rows
+        if r["level"] == max(x["level"] for x in rows if x["corruption"] == r["corruption"])
+    ]
+    intro = [
         f"MNIST test set, PSNR in dB (peak 1, mean over images). PCA keeps {k} components; "
         f"both autoencoders have a code of size {k}. The plain AE was trained on clean images "
-        f"(clean-input PSNR {summary['plain_ae_clean_psnr']:.2f} dB).\n",
-        table,
-        f"Denoising AE beats the noisy input everywhere: {summary['dae_beats_noisy_everywhere']}; "
-        f"beats the plain AE everywhere: {summary['dae_beats_plain_ae_everywhere']}.\n",
-        "![psnr](figures/psnr_vs_level.png)\n",
+        f"(clean-input PSNR {extra['plain_ae_clean_psnr']:.2f} dB)."
     ]
-    text += [
-        f"![{kind}](figures/grid_{kind}.png)\n"
-        for kind in dict.fromkeys(k for k, _ in config.noise)
+    notes = [
+        f"Denoising AE beats the noisy input everywhere: {extra['dae_beats_noisy_everywhere']}; "
+        f"beats the plain AE everywhere: {extra['dae_beats_plain_ae_everywhere']}."
     ]
-    text.append(
-        "Reproduce: `python -m jaxgen.main --config experiments/ae_denoising.py "
-        f"--workdir {workdir}`\n"
+    kinds = dict.fromkeys(k for k, _ in config.noise)
+    figures = ["figures/psnr_vs_level.png", *(f"figures/grid_{kind}.png" for kind in kinds)]
+    return experiment.finish(
+        workdir,
+        "Denoising autoencoders",
+        rows,
+        results,
+        intro=intro,
+        notes=notes,
+        figures=figures,
+        extra=extra,
     )
-    (workdir / "report.md").write_text("\n".join(text))
-    print(table)
-    return summary

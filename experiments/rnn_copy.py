@@ -8,7 +8,8 @@ recall accuracy (chance 1/8).
 
 Run:
   python -m jaxgen.main --config experiments/rnn_copy.py --workdir runs/rnn_copy
-  (make rnn-copy)
+  python -m jaxgen.main --config experiments/rnn_copy.py:long --workdir runs/rnn_copy_long
+  (make rnn-copy, make rnn-copy-long: lag 100)
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from __future__ import annotations
 import dataclasses
 
 from jaxgen import data as data_lib
+from jaxgen import experiment
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
-from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -41,7 +41,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     if arg == "long":  # lag 100, where plain LSTMs are reported to stall at the baseline
         c.lags = (100,)
     elif arg == "tiny":
-        c.cells = ("rnn", "lstm")
+        c.cells = ("gru",)  # one cell: the tests check the experiment's wiring, not the cells
         c.lags = (5,)
         c.base.model.hidden_size = 16
         c.base.dataset.num_points = 512
@@ -53,62 +53,47 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     rows, results = [], []
     for lag in config.lags:
         base = rnn_family.variant(config.base, **{"dataset.seq_len": lag})
         # No validation split: synthetic data, and each evaluation is one more compile.
         splits = dataclasses.replace(data_lib.load(base.dataset), val=None)
         baseline = splits.info["baseline_nats"]
-        lag_rows = []
-        for cell in config.cells:
+
+        def measure(cell: str, lag=lag, base=base, splits=splits, baseline=baseline) -> dict:
             cfg = rnn_family.variant(base, **{"model.cell": cell})
-            result = train(cfg, workdir / f"lag{lag}" / cell, splits=splits)
-            test = result.summary["test"]
-            lag_rows.append(
-                {
-                    "cell": cell,
-                    "lag": lag,
-                    "test_nats_per_step": test["loss"],
-                    "baseline_nats_per_step": baseline,
-                    "loss_over_baseline": test["loss"] / baseline,
-                    "recall_accuracy": test["recall_accuracy"],
-                    "all_10_recalled": test["all_recalled"],
-                    "steps": result.summary["steps"],
-                }
-            )
-            print(markdown_table(lag_rows[-1:]), flush=True)
+            s = train(cfg, workdir / f"lag{lag}" / cell, splits=splits).summary
+            return {
+                "cell": cell,
+                "lag": lag,
+                "test_nats_per_step": s["test"]["loss"],
+                "baseline_nats_per_step": baseline,
+                "loss_over_baseline": s["test"]["loss"] / baseline,
+                "recall_accuracy": s["test"]["recall_accuracy"],
+                "all_10_recalled": s["test"]["all_recalled"],
+                "steps": s["steps"],
+            }
+
+        lag_rows = experiment.each(config.cells, measure)
         rows += lag_rows
         cells = " / ".join(r["cell"] for r in lag_rows)
-        for metric, key, fmt in (
-            ("symbol recall (chance 0.125)", "recall_accuracy", "{:.3f}"),
-            ("loss / memoryless baseline", "loss_over_baseline", "{:.3f}"),
+        for metric, key in (
+            ("symbol recall (chance 0.125)", "recall_accuracy"),
+            ("loss / memoryless baseline", "loss_over_baseline"),
         ):
             results.append(
                 result_row(
                     f"Copy memory, lag {lag}",
                     f"{metric}: {cells}",
-                    " / ".join(fmt.format(r[key]) for r in lag_rows),
+                    " / ".join(f"{r[key]:.3f}" for r in lag_rows),
                     "make rnn-copy" if lag == 30 else "make rnn-copy-long",
                     published="lag 100: LSTM at the baseline (Arjovsky et al. 2016)"
                     if lag >= 100
                     else "",
                 )
             )
-    summary = {"rows": rows, "results": results}
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
-    (workdir / "report.md").write_text(
-        "\n".join(
-            [
-                "# Copy memory against the memoryless baseline\n",
-                "Baseline: 10 log 8 / (lag + 20) nats per step; recall chance 1/8.\n",
-                table,
-                "Reproduce: `python -m jaxgen.main --config experiments/rnn_copy.py "
-                f"--workdir {workdir}`\n",
-            ]
-        )
+    intro = ["Baseline: 10 log 8 / (lag + 20) nats per step; recall chance 1/8."]
+    return experiment.finish(
+        workdir, "Copy memory against the memoryless baseline", rows, results, intro=intro
     )
-    print(table)
-    return summary

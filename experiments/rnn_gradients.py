@@ -23,13 +23,11 @@ import numpy as np
 
 import jaxgen
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
-from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 from jaxgen.train.seeds import seed_slice
 from jaxgen.train.trainer import Trainer
 
@@ -61,7 +59,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     # No validation split: synthetic data, and each evaluation is one more compile.
     splits = dataclasses.replace(data_lib.load(config.base.dataset), val=None)
     t_min = int(config.base.dataset.seq_len)
@@ -104,32 +102,18 @@ def run(config: ConfigDict, workdir: str) -> dict:
         title=f"Adding problem, T={t_min}: how far back the error signal reaches",
     )
     np.savez(workdir / "grad_norms.npz", **{k: v[1] for k, v in series.items()})
-    summary = {"rows": rows}
     trained = [r for r in rows if r["when"] == "trained"]
-    summary["results"] = [
-        result_row(
-            f"Vanishing gradient, adding problem T={t_min}, after training",
-            "||dL/dh_0|| / ||dL/dh_T|| (how much error signal reaches the first step): "
-            + " / ".join(r["cell"] for r in trained),
-            " / ".join(f"{r['ratio_t0_over_last']:.2g}" for r in trained),
-            "make rnn-gradients",
-        )
-    ]
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
-    (workdir / "report.md").write_text(
-        "\n".join(
-            [
-                "# The vanishing gradient: ||dL/dh_t|| against t\n",
-                "ratio_t0_over_last: the gradient at the first step relative to the last one;"
-                " tiny means the first inputs barely receive an error signal.\n",
-                table,
-                "![grad norms](figures/grad_norm_vs_t.png)\n",
-                "Reproduce: `python -m jaxgen.main --config experiments/rnn_gradients.py "
-                f"--workdir {workdir}`\n",
-            ]
-        )
+    result = result_row(
+        f"Vanishing gradient, adding problem T={t_min}, after training",
+        "||dL/dh_0|| / ||dL/dh_T|| (how much error signal reaches the first step): "
+        + " / ".join(r["cell"] for r in trained),
+        " / ".join(f"{r['ratio_t0_over_last']:.2g}" for r in trained),
+        "make rnn-gradients",
     )
-    print(table)
-    return summary
+    intro = [
+        "ratio_t0_over_last: the gradient at the first step relative to the last one;"
+        " tiny means the first inputs barely receive an error signal."
+    ]
+    title = "The vanishing gradient: ||dL/dh_t|| against t"
+    figures = ["figures/grad_norm_vs_t.png"]
+    return experiment.finish(workdir, title, rows, [result], intro=intro, figures=figures)

@@ -8,12 +8,11 @@ Run:
 from __future__ import annotations
 
 from jaxgen import data as data_lib
+from jaxgen import experiment
 from jaxgen.config import ConfigDict
 from jaxgen.families import rnn as rnn_family
-from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -36,47 +35,26 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     splits = data_lib.load(config.base.dataset)
-    rows = []
-    for cell in config.cells:
+
+    def measure(cell: str) -> dict:
         cfg = rnn_family.variant(config.base, **{"model.cell": cell})
-        result = train(cfg, workdir / cell, splits=splits)
-        s = result.summary
-        rows.append(
-            {
-                "cell": cell,
-                "test_accuracy": s["test"]["accuracy"],
-                "val_accuracy": s["val"]["accuracy"],
-                "epochs": s["epochs"],
-                "steps_per_second": s["steps_per_second"],
-            }
-        )
-        print(markdown_table(rows[-1:]), flush=True)
-    summary = {
-        "rows": rows,
-        "results": [
-            result_row(
-                "MNIST row by row (many-to-one, 28 steps)",
-                "test accuracy: " + " / ".join(r["cell"] for r in rows),
-                " / ".join(f"{r['test_accuracy']:.4f}" for r in rows),
-                "make rnn-mnist",
-                published="LSTM ~0.985 (common Adam baselines)",
-            )
-        ],
-    }
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
-    (workdir / "report.md").write_text(
-        "\n".join(
-            [
-                "# Many-to-one: MNIST row by row (28 steps)\n",
-                table,
-                "Reproduce: `python -m jaxgen.main --config experiments/rnn_mnist.py "
-                f"--workdir {workdir}`\n",
-            ]
-        )
+        s = train(cfg, workdir / cell, splits=splits).summary
+        return {
+            "cell": cell,
+            "test_accuracy": s["test"]["accuracy"],
+            "val_accuracy": s["val"]["accuracy"],
+            "epochs": s["epochs"],
+            "steps_per_second": s["steps_per_second"],
+        }
+
+    rows = experiment.each(config.cells, measure)
+    result = result_row(
+        "MNIST row by row (many-to-one, 28 steps)",
+        "test accuracy: " + " / ".join(r["cell"] for r in rows),
+        " / ".join(f"{r['test_accuracy']:.4f}" for r in rows),
+        "make rnn-mnist",
+        published="LSTM ~0.985 (common Adam baselines)",
     )
-    print(table)
-    return summary
+    return experiment.finish(workdir, "Many-to-one: MNIST row by row (28 steps)", rows, [result])

@@ -23,14 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import classifier
 from jaxgen.families import autoencoder, vae
-from jaxgen.report import markdown_table
 from jaxgen.sampling import lerp, named_key, slerp
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -84,7 +82,7 @@ def _pairs(test: dict, num: int, key) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     splits = data_lib.load(config.vae.dataset)
     root = jax.random.PRNGKey(config.seed)
     clf = classifier.load_or_train(
@@ -151,8 +149,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
     figs = workdir / "figures"
     for s in range(min(config.num_strips, len(i))):
         plotting.image_rows([strips[n][s] for n in strips], list(strips), figs / f"strip_{s}.png")
-    summary = {
-        "rows": rows,
+    extra = {
         "num_pairs": int(len(i)),
         "steps": config.steps,
         "classifier_test_accuracy": clf.test_accuracy,
@@ -160,22 +157,24 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "vae_test": vae_res.summary["test"],
         "vae_active_units": vae_res.summary["report"]["active_units"],
     }
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
-    text = [
-        "# Interpolating in a plain autoencoder and in a VAE of the same size\n",
+    intro = [
         f"{len(i)} random pairs of test images with different digits; {config.steps} points per "
-        f"path; digit classifier test accuracy {clf.test_accuracy:.4f}.\n",
-        table,
+        f"path; digit classifier test accuracy {clf.test_accuracy:.4f}."
+    ]
+    notes = [
         "mid_conf: classifier max-softmax at t=0.5; min_conf: its minimum along the path's "
         "interior; mid_is_endpoint: midpoint classified as one of the two endpoint digits; "
-        "mid_vae_nll: -ELBO of the decoded midpoint under the VAE (nats); end_conf: at t=0, 1.\n",
-        *[f"![strip {s}](figures/strip_{s}.png)\n" for s in range(min(config.num_strips, len(i)))],
-        f"Reproduce: `python -m jaxgen.main --config experiments/vae_interpolation.py "
-        f"--workdir {workdir}`\n",
+        "mid_vae_nll: -ELBO of the decoded midpoint under the VAE (nats); end_conf: at t=0, 1."
     ]
-    (workdir / "report.md").write_text("\n".join(text))
-    print(table)
+    figures = [f"figures/strip_{s}.png" for s in range(min(config.num_strips, len(i)))]
+    summary = experiment.finish(
+        workdir,
+        "Interpolating in a plain autoencoder and in a VAE of the same size",
+        rows,
+        intro=intro,
+        notes=notes,
+        figures=figures,
+        extra=extra,
+    )
     print(f"digit classifier test accuracy {clf.test_accuracy:.4f}")
     return summary

@@ -1,0 +1,90 @@
+"""What every experiment module repeats, written once: its folder, its rows, its report.
+
+An experiment's `run(config, workdir)` trains its sub-runs with `jaxgen.train.train` and
+evaluates them with `jaxgen.evaluation`; this module owns the rest: the run folder with the
+experiment's config and environment (`start`), a row per variant printed as it is measured
+(`each`), and the ending every experiment shares (`finish`): `summary.json` with the rows and
+the README's results rows, `results.md`, `report.md` with the table, the figures and the
+reproduce line, and the table printed.
+
+Example:
+    >>> from jaxgen import experiment
+    >>> from jaxgen.config import ConfigDict
+    >>> import tempfile
+    >>> wd = experiment.start(tempfile.mkdtemp(), ConfigDict({"sizes": (1, 2)}))
+    >>> rows = experiment.each((1, 2), lambda n: {"n": n, "square": n * n}, echo=False)
+    >>> s = experiment.finish(wd, "Squares", rows, echo=False)
+    >>> s["rows"][1]["square"], (wd / "report.md").is_file()
+    (4, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jaxgen.report import markdown_table, reproduce_command
+from jaxgen.train.rundir import experiment_dir, write_json
+
+
+def start(workdir: str | Path, config: Any) -> Path:
+    """The experiment's folder, created, with its `config.json` and this session's `env.json`."""
+    return experiment_dir(workdir, config)
+
+
+def each(items: Iterable[Any], measure: Callable[[Any], dict], echo: bool = True) -> list[dict]:
+    """`[measure(item) for item in items]`, each row printed as soon as it is measured.
+
+    Why print as we go: an experiment's variants train one after another for minutes to
+    hours, and its first rows are worth reading before the last one finishes.
+    """
+    rows = []
+    for item in items:
+        rows.append(measure(item))
+        if echo:
+            print(markdown_table(rows[-1:]), flush=True)
+    return rows
+
+
+def finish(
+    workdir: Path,
+    title: str,
+    rows: list[dict],
+    results: Sequence[dict] = (),
+    *,
+    intro: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    figures: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+    columns: list[str] | None = None,
+    echo: bool = True,
+) -> dict[str, Any]:
+    """Writes the summary, the table and the report; returns the summary.
+
+    Args:
+      workdir: the experiment's folder (from `start`).
+      title: the report's heading.
+      rows: the experiment's table, one dict per variant.
+      results: the README's rows (`jaxgen.results.row`), collected by `make results`.
+      intro: paragraphs before the table (what is measured, against what).
+      notes: paragraphs after the table (what it shows).
+      figures: paths relative to `workdir`, shown after the table.
+      extra: more entries for `summary.json` (whatever a test or a later step reads).
+      columns: the table's columns (default: every key of the rows).
+      echo: print the table.
+    """
+    summary = {"rows": rows, **(extra or {}), "results": list(results)}
+    write_json(workdir / "summary.json", summary)
+    table = markdown_table(rows, columns)
+    (workdir / "results.md").write_text(table)
+    body = [f"# {title}\n", *(f"{p}\n" for p in intro), table, *(f"{p}\n" for p in notes)]
+    body += [f"![{Path(f).stem}]({f})\n" for f in figures]
+    body.append(f"Reproduce: `{reproduce_command(workdir)}`\n")
+    (workdir / "report.md").write_text("\n".join(body))
+    if echo:
+        print(table)
+    return summary
+
+
+__all__ = ["each", "finish", "start"]

@@ -90,13 +90,19 @@ def test_anomaly_one_class_auroc(toy, tmp_path):
     s = exp.run(cfg, tmp_path, splits=toy)
     rows = s["rows"]
     assert [r["digit"] for r in rows] == [0, 1, "mean"]
-    assert np.asarray(s["ae_auroc_per_seed"]).shape == (2, cfg.ae.num_seeds)
+    for name, m in cfg.models.items():
+        assert np.asarray(s["auroc_per_seed"][name]).shape == (2, m.num_seeds)
     for r in rows[:2]:
         # Trained on the images of one class only (dataset.classes=(d,)).
         assert r["num_train"] < 0.2 * len(toy.train["x"])
-        assert r["knn_auroc"] > 0.9 and r["pca_auroc"] > 0.7
-        assert r["ae_auroc_mean"] > 0.6
+        assert r["knn"] > 0.9 and r["pca_error"] > 0.7
+        assert r["ae_relative"] > 0.6 and r["ae_ensemble"] > 0.6
+    # The table's mean row is the mean of the digits' rows.
+    assert rows[2]["ae_relative"] == pytest.approx(
+        (rows[0]["ae_relative"] + rows[1]["ae_relative"]) / 2
+    )
     assert (tmp_path / "figures" / "auroc_per_digit.png").is_file()
+    assert (tmp_path / "figures" / f"roc_digit{s['hardest_digit']}.png").is_file()
 
 
 def test_representations_probe_and_regularizers(toy, tmp_path):

@@ -1,0 +1,74 @@
+"""Anomaly scores (`jaxgen.evaluation.anomaly`) against NumPy references and planted anomalies."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgen.evaluation import anomaly, metrics
+from jaxgen.models import pca as pca_lib
+
+
+def _planted(seed: int):
+    """Normal points near a 3-d subspace of R^20 with large norm; faint anomalies off it."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(20, 3)))[0]
+    normal = lambda n: rng.normal(size=(n, 3)) * 5.0 @ basis.T + 0.1 * rng.normal(size=(n, 20))
+    train, test_normal = normal(500), normal(200)
+    faint = 0.3 * rng.normal(size=(50, 20)) / np.sqrt(20)  # norm ~0.3: little "ink"
+    x = np.concatenate([test_normal, faint]).astype(np.float32)
+    labels = np.r_[np.zeros(200), np.ones(50)]
+    return train.astype(np.float32), x, labels
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_relative_error_ranks_faint_anomalies_first_where_the_error_does_not(seed):
+    train, x, labels = _planted(seed)
+    pca = pca_lib.fit(jnp.asarray(train), 3)
+    x_hat = pca.reconstruct(jnp.asarray(x))
+    absolute = metrics.auroc(anomaly.squared_error(jnp.asarray(x), x_hat), jnp.asarray(labels))
+    relative = metrics.auroc(anomaly.relative_error(jnp.asarray(x), x_hat), jnp.asarray(labels))
+    # A faint anomaly has little to get wrong: its absolute error sits below the normal
+    # points' noise, while the share of it left unexplained is nearly all of it.
+    assert float(absolute) < 0.5
+    assert float(relative) > 0.99
+    np.testing.assert_allclose(
+        anomaly.relative_error(jnp.asarray(x), x_hat),
+        anomaly.squared_error(jnp.asarray(x), x_hat) / anomaly.energy(x),
+        rtol=1e-5,
+    )
+
+
+def test_reconstruction_errors_vmaps_the_seed_axis():
+    class Scale:  # a "family" whose seed-s state reconstructs x as s * x
+        def reconstruct(self, state, x):
+            return state * x
+
+    x = np.random.default_rng(0).normal(size=(7, 2, 3)).astype(np.float32)
+    states = jnp.asarray([0.0, 1.0, 2.0])
+    errs = anomaly.reconstruction_errors(Scale(), states, x, batch_size=3)
+    assert errs.shape == (3, 7)
+    ref = np.stack([((x - s * x) ** 2).reshape(7, -1).sum(1) for s in (0.0, 1.0, 2.0)])
+    np.testing.assert_allclose(errs, ref, rtol=1e-5)
+
+
+def test_knn_distance_matches_brute_force():
+    rng = np.random.default_rng(1)
+    train, test = rng.normal(size=(40, 2, 3)), rng.normal(size=(9, 2, 3))
+    got = anomaly.knn_distance(jnp.asarray(train, jnp.float32), test.astype(np.float32), 4, 5)
+    d = np.linalg.norm(test.reshape(9, 1, -1) - train.reshape(1, 40, -1), axis=2)
+    np.testing.assert_allclose(got, np.sort(d, axis=1)[:, :4].mean(1), rtol=1e-4, atol=1e-4)
+
+
+def test_roc_curve_area_is_the_auroc_with_ties():
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 6, size=300).astype(np.float64)  # many ties
+    labels = rng.random(300) < 0.3
+    fpr, tpr = anomaly.roc_curve(scores, labels)
+    assert fpr[0] == tpr[0] == 0.0 and fpr[-1] == tpr[-1] == 1.0
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    area = np.trapezoid(tpr, fpr)  # ties are one step: their half-credit is the trapezoid
+    assert area == pytest.approx(metrics.auroc_pairs(scores, labels), abs=1e-9)
+    assert area == pytest.approx(float(metrics.auroc(jax.numpy.asarray(scores), labels)), abs=1e-5)

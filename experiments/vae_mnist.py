@@ -19,9 +19,10 @@ Run:
       (make vae-iwae: Burda's IWAE, k=5, on the same half hour, 170 epochs)
   python -m jaxgen.main --config experiments/vae_mnist.py:quick --workdir runs/vae_quick
       (make demo's VAE: ~1 minute, samples and an interpolation strip)
-  Variants on a short schedule: :conv (conv encoder/decoder), :gaussian (the lecture's
-  C*||x-x_hat||^2 loss), :2d (2-d latent: decoded manifold, codes coloured by label),
-  :tiny (tests). Any `--config.model.*` override applies, e.g. `--config.nll.k=1000`.
+  Variants on a short schedule: :conv (conv encoder/decoder; make vae-conv), :gaussian (the
+  lecture's C*||x-x_hat||^2 loss; make vae-gaussian), :2d (2-d latent: decoded manifold,
+  codes coloured by label; make vae-2d), :tiny (tests). Any `--config.model.*` override
+  applies, e.g. `--config.nll.k=1000`.
   Each run's figures/elbo_vs_time.png draws its validation -ELBO against training time,
   beside the other VAE runs found next to it (vae_budget, vae_iwae, vae_mnist).
 """

@@ -71,6 +71,29 @@ STEPS: tuple[tuple[str, str, str, Callable[[dict], str]], ...] = (
 )
 
 
+# The figure each step shows in the index beside its result: the first match of these
+# patterns under the step's folder, else its first figure of any name.
+FIGURES: dict[str, tuple[str, ...]] = {
+    "pca_vs_ae": ("figures/error_vs_code_size.png",),
+    "ae_denoising": ("figures/grid_*.png",),
+    "vae": ("**/samples.png",),
+    "gan_1d": ("figures/lecture_picture.png",),
+    "gan_2d": ("figures/*_training.png",),
+    "rnn_adding": ("figures/success_vs_lag.png", "**/learning_curves.png"),
+    "char_lm": ("**/learning_curves.png",),
+}
+
+
+def _figure(step_dir: Path, name: str) -> str:
+    """A markdown image of the step's figure, its path relative to the demo folder."""
+    for pattern in (*FIGURES.get(name, ()), "**/*.png"):
+        found = sorted(step_dir.glob(pattern))
+        if found:
+            rel = found[0].relative_to(step_dir.parent)
+            return f"![{name}]({rel.as_posix()})"
+    return ""
+
+
 def get_config(arg: str | None = None) -> ConfigDict:
     c = ConfigDict()
     c.size = "tiny" if arg == "tiny" else "quick"
@@ -101,19 +124,21 @@ def run(config: ConfigDict, workdir: str) -> dict:
                 "what": description,
                 "seconds": round(time.time() - t, 1),
                 "result": _headline(headline, summary),
+                "figure": _figure(workdir / name, name),
             }
         )
     write_json(workdir / "summary.json", {"steps": rows})
-    table = markdown_table(rows, ["step", "result", "seconds"])
+    table = markdown_table(rows, ["step", "result", "figure", "seconds"])
     total = sum(r["seconds"] for r in rows)
     (workdir / "report.md").write_text(
         "# jaxgen demo\n\nOne quick experiment per family, on the embedded offline data "
-        f"({total:.0f} s in all). Each link opens that experiment's report.\n\n{table}\n"
+        f"({total:.0f} s in all). Each link opens that experiment's report; each figure is "
+        f"one of the step's own.\n\n{table}\n"
         "Reproduce: `make demo`\n"
     )
     index = write_html(workdir, title="jaxgen demo")
     index = index.replace(index.with_name("index.html"))
-    print("\n" + table)
+    print("\n" + markdown_table(rows, ["step", "result", "seconds"]))
     print(f"index: {index}")
     return {"steps": rows, "index": str(index)}
 

@@ -18,7 +18,7 @@ CSS = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}
 th{background:#f3f3f3}code,pre{background:#f6f6f6;padding:2px 4px}pre{padding:8px;overflow:auto}
-img{max-width:100%}h1{font-size:1.6em}details{margin:1em 0}
+img{max-width:100%}td img{max-width:320px}h1{font-size:1.6em}details{margin:1em 0}
 """
 
 

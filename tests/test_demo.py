@@ -39,6 +39,8 @@ def test_tiny_demo_writes_the_index_and_every_report(tmp_path, only):
     assert links, "the index links no report"
     for name in only.split(","):
         assert f"{name}/report.html" in links, f"the index does not link step {name}"
+    # One figure per step beside its result, embedded in the index itself.
+    assert page.count('<img src="data:image/png;base64,') >= len(only.split(",")), page[:2000]
     pages = [index]
     for link in links:
         target = (index.parent / link).resolve()

@@ -111,8 +111,8 @@ def _digit(config: ConfigDict, full: data_lib.Splits, d: int, workdir: Path) -> 
         row[f"{name}_relative"] = float(np.mean(rel))
         row[f"{name}_relative_std"] = float(np.std(rel))
         row[f"{name}_ensemble"] = _auroc(err.mean(0) / ink, labels)
-        scores[name] = err.mean(0) / ink
-        scores[f"{name} (absolute error)"] = err.mean(0)
+        scores[f"{name}: relative error"] = err.mean(0) / ink  # the seeds' ensemble
+        scores[f"{name}: absolute error"] = err.mean(0)
     train_x = jnp.asarray(one.train["x"].reshape(len(one.train["x"]), -1))
     flat_test = jnp.asarray(x_test.reshape(len(x_test), -1))
     k = int(config.models[config.headline].model.code_size)
@@ -164,7 +164,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         title=f"normal digit {hardest}: ROC of each score",
     )
     x_test = full.test["x"]
-    order = np.argsort(kept[int(config.digits[0])][0][h])
+    order = np.argsort(kept[int(config.digits[0])][0][f"{h}: relative error"])
     n = min(10, len(order) // 2)
     plotting.image_rows(
         [x_test[order[:n]], x_test[order[-n:]]],
@@ -173,10 +173,10 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     )
 
     ours = (
-        f"{mean_row[f'{h}_relative']:.3f} ± {mean_row[f'{h}_relative_std']:.3f} "
-        f"(worst digit {hardest}: {min(r[f'{h}_relative'] for r in rows):.3f}) / "
-        f"{mean_row[f'{h}_ensemble']:.3f} / {mean_row[f'{h}_error']:.3f} / "
-        f"{mean_row['pca_error']:.3f} / {mean_row['knn']:.3f}"
+        f"{mean_row[f'{h}_relative']:.4f} ± {mean_row[f'{h}_relative_std']:.4f} "
+        f"(worst digit {hardest}: {min(r[f'{h}_relative'] for r in rows):.4f}) / "
+        f"{mean_row[f'{h}_ensemble']:.4f} / {mean_row[f'{h}_error']:.4f} / "
+        f"{mean_row['pca_error']:.4f} / {mean_row['knn']:.4f}"
     )
     result = result_row(
         f"One-class anomaly detection, MNIST ({len(rows)} digits)",

@@ -26,14 +26,13 @@ import matplotlib
 import numpy as np
 
 from jaxgen import data as data_lib
+from jaxgen import experiment
 from jaxgen.config import ConfigDict
 from jaxgen.data import mixtures
 from jaxgen.evaluation.fid import wasserstein_1d
 from jaxgen.families import gan
-from jaxgen.report import markdown_table
 from jaxgen.sampling import inverse_cdf_from_density, inverse_transform, named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -88,7 +87,7 @@ def _num_seeds(states) -> int:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     figs = workdir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     splits = data_lib.load(config.gan.dataset)
@@ -136,22 +135,32 @@ def run(config: ConfigDict, workdir: str) -> dict:
     _map_figure(res.family, states[steps[-1]], inv, figs / "generator_map.png")
     _w1_figure(curves, np.mean(it_w1), floor, figs / "w1_over_training.png")
 
-    summary = {
-        "rows": rows,
-        "w1_curves": {k: {int(s): v for s, v in c.items()} for k, c in curves.items()},
-    }
     gan_row, it_row = rows[1], rows[0]
-    summary["headline"] = (
-        f"W1 to held-out data: GAN ({main_loss}) {gan_row['w1_mean']:.3f} +- "
-        f"{gan_row['w1_std']:.3f}, exact inverse transform {it_row['w1_mean']:.3f}, "
-        f"data floor {floor:.3f}"
+    extra = {
+        "w1_curves": {k: {int(s): v for s, v in c.items()} for k, c in curves.items()},
+        "headline": (
+            f"W1 to held-out data: GAN ({main_loss}) {gan_row['w1_mean']:.3f} +- "
+            f"{gan_row['w1_std']:.3f}, exact inverse transform {it_row['w1_mean']:.3f}, "
+            f"data floor {floor:.3f}"
+        ),
+    }
+    intro = [
+        "Wasserstein-1 distance to the held-out test split (equal sample sizes); GAN rows are "
+        "mean +- std over the vmapped seeds; `lecture_E` is the lecture's E(G, D) and `neg_V` "
+        "is -V(D, G) on the test split (1/2 and log 4 = 1.386 at the equilibrium).",
+        f"The lecture's picture below is seed 0's, {main_loss} loss.",
+    ]
+    figures = [f"figures/{f}.png" for f in ("lecture_picture", "generator_map", "w1_over_training")]
+    columns = ["method", "w1_mean", "w1_std", "num_seeds", "lecture_E", "neg_V"]
+    return experiment.finish(
+        workdir,
+        "1-D GAN: the lecture's picture and the inverse transform",
+        rows,
+        intro=intro,
+        figures=figures,
+        extra=extra,
+        columns=columns,
     )
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows, ["method", "w1_mean", "w1_std", "num_seeds", "lecture_E", "neg_V"])
-    (workdir / "results.md").write_text(table)
-    _write_report(workdir, table, main_loss)
-    print(table)
-    return summary
 
 
 def _row(name: str, w1: list[float], test: dict | None = None) -> dict:
@@ -242,18 +251,3 @@ def _w1_figure(curves: dict, exact: float, floor: float, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _write_report(workdir: Path, table: str, main_loss: str) -> None:
-    text = [
-        "# 1-D GAN: the lecture's picture and the inverse transform\n",
-        "Wasserstein-1 distance to the held-out test split (equal sample sizes); GAN rows are "
-        "mean +- std over the vmapped seeds; `lecture_E` is the lecture's E(G, D) and `neg_V` "
-        "is -V(D, G) on the test split (1/2 and log 4 = 1.386 at the equilibrium).\n",
-        table,
-        f"![picture](figures/lecture_picture.png)\n\n(seed 0, {main_loss} loss)\n",
-        "![map](figures/generator_map.png)\n",
-        "![w1](figures/w1_over_training.png)\n",
-        f"Reproduce: `python -m jaxgen.main --config experiments/gan_1d.py --workdir {workdir}`\n",
-    ]
-    (workdir / "report.md").write_text("\n".join(text))

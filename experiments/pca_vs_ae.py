@@ -18,13 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
-from jaxgen.report import markdown_table
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -85,7 +83,7 @@ def _sweep(name: str, cfg: ConfigDict, sizes, workdir: Path) -> tuple[list[dict]
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     rows, ferris = _sweep("ferris_wheel", config.ferris, config.code_sizes_ferris, workdir)
     mnist = None
     if not config.skip_mnist:
@@ -145,11 +143,26 @@ def run(config: ConfigDict, workdir: str) -> dict:
         for r in rows
         if r["dataset"] == "mnist" and r["code_size"] in (8, 32)
     ]
-    summary = {"rows": rows, "claim": claim, "headline": headline, "results": results}
-    write_json(workdir / "summary.json", summary)
-    (workdir / "results.md").write_text(markdown_table(rows))
-    _write_report(workdir, rows, claim)
-    print(markdown_table(rows))
+    notes = [
+        "## The lecture's claim\n",
+        f"On the ferris wheel a code of size 1 gives the AE an error of "
+        f"{claim['ferris_ae_code1_mse']:.4g} against PCA's {claim['ferris_pca_code1_mse']:.4g} "
+        f"({claim['pca_over_ae_at_code1']:.1f}x; noise floor {claim['noise_floor_mse']:.1g}). "
+        f"Claim holds: **{claim['claim_holds']}**.",
+    ]
+    figures = ["figures/error_vs_code_size.png", "figures/ferris_wheel_code1.png"]
+    if (workdir / "figures" / "reconstructions.png").exists():
+        figures.append("figures/reconstructions.png")
+    summary = experiment.finish(
+        workdir,
+        "PCA against the autoencoder",
+        rows,
+        results,
+        intro=["Reconstruction mean squared error per feature on the test split."],
+        notes=notes,
+        figures=figures,
+        extra={"claim": claim, "headline": headline},
+    )
     print(
         f"ferris wheel, code 1: AE mse {ae1:.4g} vs PCA mse {pca1:.4g} "
         f"({pca1 / ae1:.1f}x); claim holds: {claim['claim_holds']}"
@@ -173,25 +186,3 @@ def _ferris_figure(sweep: dict, path: Path) -> None:
         )
     }
     plotting.scatter_panels(pts, path, title="Ferris wheel in its top-2 PCA plane")
-
-
-def _write_report(workdir: Path, rows: list[dict], claim: dict) -> None:
-    text = [
-        "# PCA against the autoencoder\n",
-        "Reconstruction mean squared error per feature on the test split.\n",
-        markdown_table(rows),
-        "## The lecture's claim\n",
-        f"On the ferris wheel a code of size 1 gives the AE an error of "
-        f"{claim['ferris_ae_code1_mse']:.4g} against PCA's {claim['ferris_pca_code1_mse']:.4g} "
-        f"({claim['pca_over_ae_at_code1']:.1f}x; noise floor {claim['noise_floor_mse']:.1g}). "
-        f"Claim holds: **{claim['claim_holds']}**.\n",
-        "![error](figures/error_vs_code_size.png)\n",
-        "![ferris](figures/ferris_wheel_code1.png)\n",
-    ]
-    if (workdir / "figures" / "reconstructions.png").exists():
-        text.append("![reconstructions](figures/reconstructions.png)\n")
-    text.append(
-        "Reproduce: `python -m jaxgen.main --config experiments/pca_vs_ae.py "
-        f"--workdir {workdir}`\n"
-    )
-    (workdir / "report.md").write_text("\n".join(text))

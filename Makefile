@@ -90,6 +90,15 @@ reproduce: setup
 	@test -n "$(RUN)" || (echo "usage: make reproduce RUN=runs/X" >&2; exit 2)
 	$(PY) -m jaxgen.reproduce $(RUN)
 
+# On whatever accelerator jax.devices() shows: the core tests, make bench's sections against
+# PyTorch on the same device and timed epochs, in one table (scripts/gpu_check.py). With no
+# accelerator it says so and runs the core tests on the CPU.
+OUT ?= $(RUNS)/gpu_check
+.PHONY: gpu-check
+gpu-check: setup
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) scripts/gpu_check.py --out $(OUT)
+
 # PyTorch is the side-by-side comparator only: installed here, never a dependency of jaxgen.
 .PHONY: bench
 bench: setup

@@ -33,6 +33,13 @@ class Scale:
 
 SCALES = {
     "full": Scale(),
+    # `make gpu-check`: repetitions long enough to time on a GPU, short enough for its lease.
+    "gpu": Scale(
+        reps=5,
+        peak_n=8192,
+        steps={"vae": 1500, "conv": 200, "lstm": 100, "gan2d": 2000, "adding": 200},
+        nll_batches=3,
+    ),
     "tiny": Scale(
         reps=2,
         warmup=0,

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import flops as flops_lib
@@ -68,11 +67,11 @@ def spread(xs: list[float]) -> float:
 class MatmulPeak:
     """fp32 `a @ b` through `jax.jit` at n x n: one repetition is `calls` matmuls."""
 
-    def __init__(self, n: int = 2048, seconds: float = 0.5):
+    def __init__(self, n: int = 2048, seconds: float = 0.5, dtype: str = "float32"):
         self.n = n
         ka, kb = jax.random.split(jax.random.PRNGKey(0))
-        self.a = jax.random.normal(ka, (n, n), jnp.float32)
-        self.b = jax.random.normal(kb, (n, n), jnp.float32)
+        self.a = jax.random.normal(ka, (n, n), dtype)
+        self.b = jax.random.normal(kb, (n, n), dtype)
         self.fn = jax.jit(lambda a, b: a @ b)
         self.fn(self.a, self.b).block_until_ready()
         t0 = time.perf_counter()
@@ -90,9 +89,11 @@ class MatmulPeak:
         out.block_until_ready()
 
 
-def matmul_sweep(sizes=(512, 1024, 2048, 3072), reps: int = 5) -> dict[int, float]:
-    """Median GFLOP/s of the jitted fp32 matmul at each size (alternating the sizes)."""
-    peaks = {n: MatmulPeak(n, seconds=0.3) for n in sizes}
+def matmul_sweep(
+    sizes=(512, 1024, 2048, 3072), reps: int = 5, dtype: str = "float32"
+) -> dict[int, float]:
+    """Median GFLOP/s of the jitted matmul at each size (alternating the sizes)."""
+    peaks = {n: MatmulPeak(n, seconds=0.3, dtype=dtype) for n in sizes}
     times = alternate([Side(str(n), p.run) for n, p in peaks.items()], reps)
     return {n: peaks[n].flops / median(times[str(n)]) / 1e9 for n in sizes}
 

@@ -46,6 +46,11 @@ COMMAND = "make bench"
 def run_worker(section: str, scale: str, torch_mode: str, out: Path) -> None:
     """The body of a worker process: one section, its result as JSON in `out`."""
     faulthandler.enable()
+    import jax
+
+    # fp32 arithmetic on every device: a GPU would otherwise run fp32 matmuls as TF32, and the
+    # PyTorch side (TF32 off, `torch_models.device`) would not be the same computation.
+    jax.config.update("jax_default_matmul_precision", "float32")
     res = SECTIONS[section](SCALES[scale], torch_mode)
     out.write_text(json.dumps(res, default=float))
 
@@ -339,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", default=",".join(ORDER), help="comma-separated subset")
     ap.add_argument("--scale", default="full", choices=sorted(SCALES))
     ap.add_argument("--torch", default="on", choices=("on", "eager", "off"))
+    ap.add_argument("--out", default=None, help="write the table and JSON here instead")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -358,12 +364,15 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     text = render(results, started, wall)
     print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out) if args.out else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    (RESULTS / f"bench-{stamp}.md").write_text(text)
-    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(results, indent=1, default=float))
-    (RESULTS / "latest.md").write_text(text)
-    if args.scale == "full" and args.torch == "on" and set(sections) == set(ORDER):
+    (out / f"bench-{stamp}.md").write_text(text)
+    (out / f"bench-{stamp}.json").write_text(json.dumps(results, indent=1, default=float))
+    (out / "latest.md").write_text(text)
+    (out / "latest.json").write_text(json.dumps(results, indent=1, default=float))
+    whole = args.scale == "full" and args.torch == "on" and set(sections) == set(ORDER)
+    if whole and not args.out:
         (ROOT / "benchmarks" / "RESULTS.md").write_text(
             "# Benchmark results\n\nWritten by `make bench`; see `benchmarks/README.md` for what "
             "each row measures.\n\n" + text

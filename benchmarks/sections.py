@@ -60,18 +60,41 @@ def _torch(torch_mode: str):
 
 # -- sections ------------------------------------------------------------------------------
 def peak(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
-    """The fp32 matmul peak through `jax.jit(a @ b)` at several sizes; PyTorch's alongside."""
+    """The fp32 matmul peak through `jax.jit(a @ b)` at several sizes; PyTorch's alongside.
+
+    On an accelerator the bf16 peak is measured too (what mixed precision could reach).
+    """
     sizes = (512, 1024, 2048, 3072) if scale.peak_n >= 2048 else (scale.peak_n,)
+    if jax_backend() != "cpu" and scale.peak_n >= 2048:
+        sizes = (2048, 4096, 8192)
     gflops = matmul_sweep(sizes, reps=scale.reps)
     best = max(gflops, key=gflops.get)
     out: dict[str, Any] = {"jax_gflops_by_n": gflops, "best_n": best, "jax_gflops": gflops[best]}
-    torch, _ = _torch(torch_mode)
+    out["device"] = jax_backend()
+    if jax_backend() != "cpu":
+        bf16 = matmul_sweep(sizes, reps=scale.reps, dtype="bfloat16")
+        out["jax_bf16_gflops"] = max(bf16.values())
+    torch, tm = _torch(torch_mode)
     if torch is not None:
-        a, b = torch.randn(best, best), torch.randn(best, best)
+        dev = tm.device()
+        a, b = torch.randn(best, best, device=dev), torch.randn(best, best, device=dev)
         calls = max(1, round(0.3 * gflops[best] * 1e9 / (2 * best**3)))
-        times = alternate([Side("t", lambda: [a @ b for _ in range(calls)])], scale.reps)
+
+        def run():
+            for _ in range(calls):
+                a @ b
+            tm.synchronize(dev)
+
+        times = alternate([Side("t", run)], scale.reps)
         out["torch_gflops"] = 2 * best**3 * calls / median(times["t"]) / 1e9
+        out["torch_device"] = dev
     return out
+
+
+def jax_backend() -> str:
+    import jax
+
+    return jax.default_backend()
 
 
 def _torch_sides(tm, make_model, data, cfg, steps, compile_mode: str) -> tuple[list, dict]:
@@ -85,6 +108,7 @@ def _torch_sides(tm, make_model, data, cfg, steps, compile_mode: str) -> tuple[l
         b2=opt.b2,
         eps=opt.eps,
         clip=float(opt.grad_clip),
+        device=tm.device(),
     )
     log("  torch eager: setup")
     runs.append(("torch_eager", tm.TorchRun(make_model(), data, **kw)))

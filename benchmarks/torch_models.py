@@ -97,6 +97,26 @@ class CharLSTM(nn.Module):
         return F.cross_entropy(logits.reshape(-1, self.vocab), y.reshape(-1))
 
 
+def device() -> str:
+    """ "cuda" when JAX runs on a GPU and PyTorch sees one, else "cpu": same device both sides.
+
+    On CUDA, TF32 is turned off for matmuls and convolutions, as the benchmark sets JAX's
+    default matmul precision to float32: both sides then do fp32 arithmetic.
+    """
+    import jax
+
+    if jax.default_backend() == "gpu" and torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        return "cuda"
+    return "cpu"
+
+
+def synchronize(dev: str) -> None:
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
 def param_count(model: nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
@@ -112,6 +132,7 @@ class TorchRun:
       clip: global gradient-norm clipping (0 = off), as `optimizer.grad_clip`.
       compile: run the loss (forward; AOTAutograd compiles the backward) under
         `torch.compile`.
+      device: "cpu" or "cuda" (`device()` picks the one JAX runs on).
     """
 
     def __init__(
@@ -127,15 +148,17 @@ class TorchRun:
         clip: float = 0.0,
         compile: bool = False,
         seed: int = 0,
+        device: str = "cpu",
     ):
         torch.manual_seed(seed)
-        self.model = model
-        self.data = [torch.from_numpy(np.ascontiguousarray(d)) for d in data]
+        self.device = device
+        self.model = model.to(device)
+        self.data = [torch.from_numpy(np.ascontiguousarray(d)).to(device) for d in data]
         self.n = len(self.data[0])
         self.batch_size, self.steps, self.clip = batch_size, steps, clip
         self.opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(b1, b2), eps=eps)
         self.loss_fn: Callable = torch.compile(model.loss) if compile else model.loss
-        self.perm = torch.randperm(self.n)
+        self.perm = torch.randperm(self.n, device=device)
         self.pos = 0
         self.params = param_count(model)
         t0 = time.perf_counter()
@@ -146,7 +169,7 @@ class TorchRun:
     def step(self) -> torch.Tensor:
         bs = self.batch_size
         if self.pos + bs > self.n:
-            self.perm, self.pos = torch.randperm(self.n), 0
+            self.perm, self.pos = torch.randperm(self.n, device=self.device), 0
         idx = self.perm[self.pos : self.pos + bs]
         self.pos += bs
         loss = self.loss_fn(*(d[idx] for d in self.data))
@@ -161,7 +184,9 @@ class TorchRun:
         loss = None
         for _ in range(self.steps):
             loss = self.step()
-        self.loss = float(loss.detach())  # CPU: already computed; matches jaxgen's host sync
+        # CPU: already computed. CUDA: waits for the queued steps, as jaxgen's one host sync
+        # per chunk waits for its steps.
+        self.loss = float(loss.detach())
 
 
-__all__ = ["CharLSTM", "ConvAE", "MLPVAE", "TorchRun", "param_count"]
+__all__ = ["CharLSTM", "ConvAE", "MLPVAE", "TorchRun", "device", "param_count", "synchronize"]

@@ -253,6 +253,13 @@ TARGETS: tuple[Target, ...] = (
     ),
     T("bench", "jaxgen against PyTorch and the hardware's matmul peak (see Performance)"),
     T(
+        "gpu-check",
+        "on whatever accelerator `jax.devices()` shows: the core tests, `make bench`'s sections "
+        "against PyTorch on the same device (share of the fp32 and bf16 matmul peak) and timed "
+        "epochs of Burda's VAE and the DCGAN, in one table under `OUT=` (default "
+        "`runs/gpu_check`); without an accelerator, the core tests on the CPU",
+    ),
+    T(
         "faults",
         "fault injection by hand: kills aimed at what the run shows (new metrics "
         "lines, a save in progress, a new checkpoint), SIGINT/SIGTERM mid-run and while "

@@ -50,6 +50,11 @@ def run(argv: Sequence[str]) -> int:
     if not str(workdir).strip():
         raise ConfigError(f"--workdir is empty; {USAGE}")
     config, module = build(flags["config"], overrides)
+    import jax
+
+    # fp32 matmuls as fp32 on every backend: a GPU would otherwise run them as TF32, and a
+    # run's numbers would depend on the card. The CPU's results are the same bit for bit.
+    jax.config.update("jax_default_matmul_precision", "float32")
     if hasattr(module, "run") and config.get("distributed"):
         raise ConfigError(
             f"distributed=true runs the shared training loop; {flags['config']} is an "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from unittest import mock
 
 import chex
 import jax
@@ -119,6 +120,9 @@ def test_auto_loop_dispatches_conv_steps_from_python_on_cpu():
     assert not trainer("mlp").uses_python_loop()
     if jax.default_backend() == "cpu":
         assert trainer("conv").uses_python_loop()
+    # On an accelerator the same conv step runs as a scanned epoch (make gpu-check's part 3).
+    with mock.patch.object(jax, "default_backend", return_value="gpu"):
+        assert not trainer("conv").uses_python_loop()
 
 
 def test_a_stop_request_ends_a_python_loop_chunk_after_the_current_step():

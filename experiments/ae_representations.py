@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data as data_lib
+from jaxgen import experiment
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import linear_probe
 from jaxgen.families import autoencoder
@@ -30,7 +31,6 @@ from jaxgen.models import pca as pca_lib
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -75,7 +75,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """Trains each autoencoder, probes its codes, writes the table and the figure."""
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.ae.dataset)
     xtr, ytr = splits.train["x"], splits.train["y"]
     xte, yte = splits.test["x"], splits.test["y"]
@@ -154,43 +154,34 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     _figure(rows, figs / "probe_accuracy.png")
     undercomplete = next((r for r in rows if r["representation"] == "AE undercomplete"), None)
     contractive = next((r for r in rows if r["representation"] == "AE contractive"), None)
-    summary = {
-        "rows": rows,
-        "results": [
-            result_row(
-                "Linear probe on codes, MNIST",
-                "test accuracy: " + " / ".join(r["representation"] for r in rows),
-                " / ".join(f"{r['probe_test_acc']:.3f}" for r in rows),
-                "make ae-representations",
-            )
-        ],
-    }
+    result = result_row(
+        "Linear probe on codes, MNIST",
+        "test accuracy: " + " / ".join(r["representation"] for r in rows),
+        " / ".join(f"{r['probe_test_acc']:.3f}" for r in rows),
+        "make ae-representations",
+    )
+    extra = {}
     if undercomplete and contractive:
-        summary["jacobian_ratio_contractive_over_plain"] = (
+        extra["jacobian_ratio_contractive_over_plain"] = (
             contractive["jacobian_fro2"] / undercomplete["jacobian_fro2"]
         )
-    write_json(workdir / "summary.json", summary)
-    columns = list(rows[0])
-    table = markdown_table(rows, columns)
-    (workdir / "results.md").write_text(table)
-    (workdir / "report.md").write_text(
-        "\n".join(
-            [
-                "# Representations: linear probes on codes\n",
-                f"MNIST; logistic regression trained in JAX ({config.probe_steps} full-batch Adam "
-                f"steps, L2 {config.probe_l2}) on standardized training features, accuracy on "
-                f"the test set. All autoencoders: the same MLP, {k} sigmoid code units. "
-                "`jacobian_fro2` = mean ||dz/dx||_F^2 over test images; `frac_near_zero` = "
-                "fraction of code activations below 0.05; `hoyer` = Hoyer sparsity in [0, 1].\n",
-                table,
-                "![probe](figures/probe_accuracy.png)\n",
-                "Reproduce: `python -m jaxgen.main --config experiments/ae_representations.py "
-                f"--workdir {workdir}`\n",
-            ]
-        )
+    intro = [
+        f"MNIST; logistic regression trained in JAX ({config.probe_steps} full-batch Adam "
+        f"steps, L2 {config.probe_l2}) on standardized training features, accuracy on "
+        f"the test set. All autoencoders: the same MLP, {k} sigmoid code units. "
+        "`jacobian_fro2` = mean ||dz/dx||_F^2 over test images; `frac_near_zero` = "
+        "fraction of code activations below 0.05; `hoyer` = Hoyer sparsity in [0, 1]."
+    ]
+    return experiment.finish(
+        workdir,
+        "Representations: linear probes on codes",
+        rows,
+        [result],
+        intro=intro,
+        figures=["figures/probe_accuracy.png"],
+        extra=extra,
+        columns=list(rows[0]),
     )
-    print(table)
-    return summary
 
 
 def _figure(rows: list[dict], path: Path) -> None:

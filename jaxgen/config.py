@@ -107,6 +107,17 @@ def all_keys(config: ConfigDict, prefix: str = "") -> list[str]:
     return keys
 
 
+def config_values(config: ConfigDict) -> dict[str, Any]:
+    """Every leaf of `config` by its dotted name, e.g. {"train.batch_size": 128, ...}."""
+    values = {}
+    for key in all_keys(config):
+        node = config
+        for part in key.split("."):
+            node = node[part]
+        values[key] = node
+    return values
+
+
 def _close(key: str, config: ConfigDict) -> str:
     matches = difflib.get_close_matches(key, all_keys(config), n=3, cutoff=0.6)
     return f" (did you mean {', '.join(matches)}?)" if matches else ""

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import jaxgen  # noqa: E402
 from jaxgen import main as cli  # noqa: E402
-from jaxgen.config import all_keys  # noqa: E402
+from jaxgen.config import config_values  # noqa: E402
 from jaxgen.errors import JaxgenError  # noqa: E402
 from tests.conftest import tiny_ae_config  # noqa: E402
 
@@ -86,18 +86,7 @@ class Accepted(Exception):
     """The config passed every check: it would train."""
 
 
-def _leaves() -> dict:
-    c = tiny_ae_config()
-    out = {}
-    for key in all_keys(c):
-        node = c
-        for part in key.split("."):
-            node = node[part]
-        out[key] = node
-    return out
-
-
-LEAVES = _leaves()
+LEAVES = config_values(tiny_ae_config())
 GROUPS = sorted({k.split(".")[0] for k in LEAVES if "." in k})
 INTS = sorted(k for k, v in LEAVES.items() if type(v) is int)
 FLOATS = sorted(k for k, v in LEAVES.items() if type(v) is float)

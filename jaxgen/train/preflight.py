@@ -95,15 +95,10 @@ def _sizes(group: ConfigDict, name: str = "model") -> str:
 
 def _blame(config: ConfigDict, e: BaseException, prefix: str = "") -> str:
     """`e`'s message, plus the config key whose (string) value it mentions if it names none."""
-    from jaxgen.config import all_keys
+    from jaxgen.config import config_values
 
     msg = " ".join(str(e).split()) or type(e).__name__
-    values = {}
-    for key in all_keys(config):
-        node = config
-        for part in key.split("."):
-            node = node[part]
-        values[key] = node
+    values = config_values(config)
     if any(key in msg for key in values):
         return prefix + msg
     for key, v in values.items():

@@ -264,26 +264,29 @@ def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
 
 
 def _learning_curves(config: ConfigDict, workdir: Path) -> None:
-    """Training loss and teacher-forced accuracy of every cell against its training time
-    (wall clock: CPU time where the run had its core to itself)."""
+    """Training loss and teacher-forced accuracy of every cell against its training CPU time."""
     from jaxgen import plotting
     from jaxgen.train.rundir import MetricsLog
 
     for metric, label in (("reconstruction", "CE nats / sequence"), ("char_accuracy", "")):
-        series = {}
+        series, cpu = {}, True
         for cell in sorted(p for p in workdir.iterdir() if (p / "metrics.jsonl").is_file()):
             log = MetricsLog(cell / "metrics.jsonl", writable=False)
             rows = [r for r in log.read() if r["split"] == "train"]
             if rows and metric in rows[0]:
+                # Process CPU time where the run logged it (fair between runs that shared a
+                # core with other work); wall-clock time for runs from before it was logged.
+                clock = "train_cpu_seconds" if "train_cpu_seconds" in rows[0] else "train_seconds"
+                cpu = cpu and clock == "train_cpu_seconds"
                 series[cell.name] = (
-                    [r["train_seconds"] / 60 for r in rows],
+                    [r[clock] / 60 for r in rows],
                     [r[metric] for r in rows],
                 )
         if series:
             plotting.curves(
                 series,
                 workdir / f"curve_{metric}.png",
-                xlabel="training minutes (wall clock, one pinned core)",
+                xlabel="training CPU minutes" if cpu else "training minutes (wall clock)",
                 ylabel=label or f"{metric} (teacher-forced)",
                 title="training, against CPU time",
             )

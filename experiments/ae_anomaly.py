@@ -8,7 +8,7 @@ score says how well it ranks them above the normal ones. Scores
 - `error`: the reconstruction error ||x - x_hat||^2;
 - `relative`: the same divided by ||x||^2. A model of 8s reconstructs a 1 well because a 1
   has little ink to get wrong; the relative error asks what fraction of the image the model
-  failed to explain (digit 8: AUROC 0.893 -> 0.955 for the same models);
+  failed to explain (digit 8: AUROC 0.891 -> 0.953 for the same five models);
 - `ensemble`: the relative error of the seeds' mean error.
 Two non-neural baselines get the same protocol: the PCA reconstruction error (k = code
 size) and the mean distance to the k nearest training images of d.

@@ -39,18 +39,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.data.splits import Splits
 from jaxgen.evaluation import classifier as classifier_lib
 from jaxgen.evaluation.compression import psnr, quantized_psnr
 from jaxgen.evaluation.fid import frechet_distance_features
 from jaxgen.families import autoencoder, rnn, vae
-from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 BITS_PER_NUMBER = (4, 8)  # how finely the AE / VAE codes may be written down
 
@@ -144,7 +142,7 @@ def _lm_batch(codes: np.ndarray, start: int) -> dict[str, np.ndarray]:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     figs = workdir / "figures"
     key = named_key(jax.random.PRNGKey(0), "vq_mnist")
     splits = data_lib.load(vq_config(config, config.budgets[0]).dataset)
@@ -277,60 +275,58 @@ def _write(workdir, config: ConfigDict, rows: list[dict], clf_acc: float) -> dic
         "fid_vae_prior",
         "fid_vq_reconstructions",
     ]
-    table = markdown_table(rows, [c for c in cols if any(c in r for r in rows)])
     fmt = lambda r, k: f"{r[k]:.2f}" if k in r else "-"  # noqa: E731
-    summary = {
-        "rows": rows,
+    results = [
+        result_row(
+            "VQ-VAE, MNIST",
+            f"test PSNR (dB) at {r['bits_per_image']} bits per image: VQ-VAE / AE / VAE "
+            f"(codes quantized); codebook perplexity of {config.codebook_size}",
+            f"{r['vq_psnr']:.2f} / {fmt(r, 'ae_psnr')} / {fmt(r, 'vae_psnr')}; "
+            f"{r['perplexity']:.0f}",
+            "make vq-mnist",
+        )
+        for r in rows
+    ]
+    results.append(
+        result_row(
+            "VQ-VAE, MNIST",
+            "classifier Frechet distance of samples: VQ-VAE + LSTM prior / VQ-VAE + "
+            "independent marginals / VAE N(0, I), at "
+            + ", ".join(f"{r['bits_per_image']}" for r in rows)
+            + " bits",
+            "; ".join(
+                f"{r['fid_vq_lstm_prior']:.1f} / {r['fid_vq_marginals']:.1f} / "
+                f"{fmt(r, 'fid_vae_prior')}"
+                for r in rows
+            ),
+            "make vq-mnist",
+        )
+    )
+    extra = {
         "classifier_test_accuracy": clf_acc,
         "headline": "; ".join(
             f"{r['bits_per_image']} bits: PSNR VQ {r['vq_psnr']:.2f} / AE {fmt(r, 'ae_psnr')} / "
             f"VAE {fmt(r, 'vae_psnr')} dB, perplexity {r['perplexity']:.0f}"
             for r in rows
         ),
-        "results": [
-            result_row(
-                "VQ-VAE, MNIST",
-                f"test PSNR (dB) at {r['bits_per_image']} bits per image: VQ-VAE / AE / VAE "
-                f"(codes quantized); codebook perplexity of {config.codebook_size}",
-                f"{r['vq_psnr']:.2f} / {fmt(r, 'ae_psnr')} / {fmt(r, 'vae_psnr')}; "
-                f"{r['perplexity']:.0f}",
-                "make vq-mnist",
-            )
-            for r in rows
-        ]
-        + [
-            result_row(
-                "VQ-VAE, MNIST",
-                "classifier Frechet distance of samples: VQ-VAE + LSTM prior / VQ-VAE + "
-                "independent marginals / VAE N(0, I), at "
-                + ", ".join(f"{r['bits_per_image']}" for r in rows)
-                + " bits",
-                "; ".join(
-                    f"{r['fid_vq_lstm_prior']:.1f} / {r['fid_vq_marginals']:.1f} / "
-                    f"{fmt(r, 'fid_vae_prior')}"
-                    for r in rows
-                ),
-                "make vq-mnist",
-            )
-        ],
     }
-    write_json(workdir / "summary.json", summary)
-    (workdir / "results.md").write_text(table)
-    figs = [
-        f"![{b} bits](figures/vq_{b}_{kind}.png)\n"
+    intro = [
+        "PSNR on the 10,000 test digits; AE/VAE codes quantized uniformly (best d x bits per "
+        "number on the validation split). FIDs on the repo classifier's features "
+        f"(test accuracy {clf_acc:.4f}) against {config.num_samples} test digits."
+    ]
+    figures = [
+        f"figures/vq_{b}_{kind}.png"
         for b in config.budgets
         for kind in ("reconstructions", "samples")
     ]
-    report = [
-        "# VQ-VAE on MNIST against AE and VAE at equal bits\n",
-        "PSNR on the 10,000 test digits; AE/VAE codes quantized uniformly (best d x bits per "
-        "number on the validation split). FIDs on the repo classifier's features "
-        f"(test accuracy {clf_acc:.4f}) against {config.num_samples} test digits.\n",
-        table,
-        *figs,
-        "Reproduce: `python -m jaxgen.main --config experiments/vq_mnist.py "
-        f"--workdir {workdir}`\n",
-    ]
-    (workdir / "report.md").write_text("\n".join(report))
-    print(table)
-    return summary
+    return experiment.finish(
+        workdir,
+        "VQ-VAE on MNIST against AE and VAE at equal bits",
+        rows,
+        results,
+        intro=intro,
+        figures=figures,
+        extra=extra,
+        columns=[c for c in cols if any(c in r for r in rows)],
+    )

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import classifier as classifier_lib
 from jaxgen.evaluation.conditional import class_fidelity
@@ -35,7 +35,6 @@ from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 TARGET = 0.95  # the issue's: every digit's samples classified as that digit this often
 
@@ -83,7 +82,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     figs = workdir / "figures"
     key = named_key(jax.random.PRNGKey(next(iter(config.models.values())).seed), "cond_mnist")
     full = data_lib.load(data_lib.base_config("mnist", num_train=config.classifier_num_train))
@@ -129,48 +128,48 @@ def run(config: ConfigDict, workdir: str) -> dict:
         for d in range(10)
     ]
     cols = ["model", "accuracy", "min_accuracy", "worst_digit", "mean_class_fid", "fid"]
-    table, digits = markdown_table(rows, cols), markdown_table(digit_rows, list(digit_rows[0]))
-    summary = {
+    results = [
+        result_row(
+            "Conditional generation, MNIST",
+            "share of samples classified as the requested digit, mean / worst digit "
+            f"(classifier acc {clf.test_accuracy:.3f}): " + " / ".join(config.models),
+            " / ".join(f"{r['accuracy']:.3f}, {r['min_accuracy']:.3f}" for r in rows),
+            "make cond-mnist",
+            f"target: every digit >= {TARGET}",
+        ),
+        result_row(
+            "Conditional generation, MNIST",
+            "Frechet distance on classifier features, per class (mean) / all samples: "
+            + " / ".join(config.models),
+            " / ".join(f"{r['mean_class_fid']:.1f}, {r['fid']:.1f}" for r in rows),
+            "make cond-mnist",
+        ),
+    ]
+    extra = {
         "classifier_test_accuracy": clf.test_accuracy,
-        "rows": rows,
         "per_digit": per_digit,
-        "results": [
-            result_row(
-                "Conditional generation, MNIST",
-                "share of samples classified as the requested digit, mean / worst digit "
-                f"(classifier acc {clf.test_accuracy:.3f}): " + " / ".join(config.models),
-                " / ".join(f"{r['accuracy']:.3f}, {r['min_accuracy']:.3f}" for r in rows),
-                "make cond-mnist",
-                f"target: every digit >= {TARGET}",
-            ),
-            result_row(
-                "Conditional generation, MNIST",
-                "Frechet distance on classifier features, per class (mean) / all samples: "
-                + " / ".join(config.models),
-                " / ".join(f"{r['mean_class_fid']:.1f}, {r['fid']:.1f}" for r in rows),
-                "make cond-mnist",
-            ),
-        ],
+        "headline": ", ".join(
+            f"{r['model']} {r['accuracy']:.3f} (worst digit {r['worst_digit']}: "
+            f"{r['min_accuracy']:.3f})"
+            for r in rows
+        ),
     }
-    summary["headline"] = ", ".join(
-        f"{r['model']} {r['accuracy']:.3f} (worst digit {r['worst_digit']}: "
-        f"{r['min_accuracy']:.3f})"
-        for r in rows
-    )
-    write_json(workdir / "summary.json", summary)
-    (workdir / "results.md").write_text(table + "\n" + digits)
-    report = [
-        "# Class-conditional generation on MNIST\n",
+    intro = [
         f"{config.num_per_class} samples per requested digit, classified by the repo's digit "
         f"classifier (test accuracy {clf.test_accuracy:.4f}); FID on its 128-d features against "
-        f"the real test digits of the same class. Target: every digit >= {TARGET}.\n",
-        table,
-        digits,
-        *(f"![{n}](figures/{n}_digits.png)\n" for n in config.models),
-        "Reproduce: `python -m jaxgen.main --config experiments/cond_mnist.py "
-        f"--workdir {workdir}`\n",
+        f"the real test digits of the same class. Target: every digit >= {TARGET}."
     ]
-    (workdir / "report.md").write_text("\n".join(report))
-    print(table)
+    digits = markdown_table(digit_rows, list(digit_rows[0]))
+    summary = experiment.finish(
+        workdir,
+        "Class-conditional generation on MNIST",
+        rows,
+        results,
+        intro=intro,
+        notes=[digits],
+        figures=[f"figures/{n}_digits.png" for n in config.models],
+        extra=extra,
+        columns=cols,
+    )
     print(digits)
     return summary

@@ -43,14 +43,14 @@ from pathlib import Path
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict, to_json
 from jaxgen.errors import ConfigError
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import MetricsLog, experiment_dir, write_json
+from jaxgen.train.rundir import MetricsLog
 
 # `:ablation` trains the LSTM at T = 100 with the default settings and with each of these
 # changed alone, to say which setting makes the adding problem solvable.
@@ -173,7 +173,7 @@ def _groups(rows: list[dict]) -> dict[tuple[str, int], list[dict]]:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     rows = []
     for lag in config.lags:
         for name in config.variants:
@@ -213,8 +213,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
             ylabel="test sequences solved (|err| < 0.04)",
             title="Adding problem: success against the time lag",
         )
-    summary = {"rows": rows}
-    summary["results"] = [
+    results = [
         result_row(
             f"Adding problem, T={lag} (H&S 1997 Exp. 4)",
             "wrong of 2,560 (|err| >= 0.04), worst of "
@@ -230,7 +229,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
     ]
     if len(config.variants) > 1:  # the ablation: one setting changed at a time
         for (cell, lag), at in _groups(rows).items():
-            summary["results"].append(
+            results.append(
                 result_row(
                     f"Adding problem ablation, {cell}, T={lag}",
                     "wrong of 2,560, worst of "
@@ -240,20 +239,12 @@ def run(config: ConfigDict, workdir: str) -> dict:
                     config.command,
                 )
             )
-    write_json(workdir / "summary.json", summary)
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
-    text = [
-        "# The adding problem (Hochreiter & Schmidhuber 1997, Experiment 4)\n",
-        "Wrong = test sequences with |prediction - target| >= 0.04, out of 2,560.\n",
-        table,
-    ]
-    if len(config.lags) > 1:
-        text.append("![success vs lag](figures/success_vs_lag.png)\n")
-    text.append(
-        f"Reproduce: `python -m jaxgen.main --config experiments/rnn_adding.py[:arg] "
-        f"--workdir {workdir}`\n"
+    figures = ["figures/success_vs_lag.png"] if len(config.lags) > 1 else []
+    return experiment.finish(
+        workdir,
+        "The adding problem (Hochreiter & Schmidhuber 1997, Experiment 4)",
+        rows,
+        results,
+        intro=["Wrong = test sequences with |prediction - target| >= 0.04, out of 2,560."],
+        figures=figures,
     )
-    (workdir / "report.md").write_text("\n".join(text))
-    print(table)
-    return summary

@@ -52,14 +52,13 @@ import matplotlib
 import numpy as np
 
 from jaxgen import data as data_lib
+from jaxgen import experiment
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation.modes import mode_coverage
 from jaxgen.families import gan
-from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -142,7 +141,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     figs = workdir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     rows, curves = [], {}
@@ -177,27 +176,40 @@ def run(config: ConfigDict, workdir: str) -> dict:
             _scatter_over_training(samples_at, splits, figs / f"{ds}_{name}_training.png", config)
             _scatter_seeds(samples_at[last], splits, figs / f"{ds}_{name}_seeds.png")
     _curve_figure(curves, figs / "modes_over_training.png")
-    summary = {
-        "rows": rows,
+    extra = {
         "curves": {
             f"{d}/{name}": {int(s): v.tolist() for s, v in c.items()}
             for (d, name), c in curves.items()
         },
-        "results": _results(rows, config.command),
+        "headline": "; ".join(
+            f"{r['dataset']} {r['model'].split(':')[0]}: {r['modes_mean']:.1f}/{r['modes_of']} "
+            f"modes, {r['hq_pct_mean']:.0f}% HQ"
+            for r in rows
+            if r["model"] != "real test data"
+        ),
     }
-    summary["headline"] = "; ".join(
-        f"{r['dataset']} {r['model'].split(':')[0]}: {r['modes_mean']:.1f}/{r['modes_of']} "
-        f"modes, {r['hq_pct_mean']:.0f}% HQ"
-        for r in rows
-        if r["model"] != "real test data"
-    )
-    write_json(workdir / "summary.json", summary)
+    intro = [
+        f"On {NUM_EVAL} samples per seed; mean +- std over the seeds "
+        "trained side by side (vmap). A mode is captured by >= 1 sample within 3 std; a sample "
+        "is high quality (HQ) within 3 std of some mode."
+    ]
+    figures = ["figures/modes_over_training.png"] + [
+        f"figures/{ds}_{name}_{kind}.png"
+        for ds in config.datasets
+        for name in config.models
+        for kind in ("training", "seeds")
+    ]
     cols = ["dataset", "model", "modes_mean", "modes_std", "modes_of", "hq_pct_mean", "hq_pct_std"]
-    table = markdown_table(rows, cols + ["num_seeds", "steps", "train_seconds"])
-    (workdir / "results.md").write_text(table)
-    _write_report(workdir, table, config)
-    print(table)
-    return summary
+    return experiment.finish(
+        workdir,
+        "2-D mixtures: mode coverage",
+        rows,
+        _results(rows, config.command),
+        intro=intro,
+        figures=figures,
+        extra=extra,
+        columns=cols + ["num_seeds", "steps", "train_seconds"],
+    )
 
 
 def describe(model: ConfigDict) -> str:
@@ -322,22 +334,3 @@ def _curve_figure(curves: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _write_report(workdir: Path, table: str, config) -> None:
-    text = [
-        "# 2-D mixtures: mode coverage\n",
-        f"On {NUM_EVAL} samples per seed; mean +- std over the seeds "
-        "trained side by side (vmap). A mode is captured by >= 1 sample within 3 std; a sample "
-        "is high quality (HQ) within 3 std of some mode.\n",
-        table,
-        "![curves](figures/modes_over_training.png)\n",
-    ]
-    for ds in config.datasets:
-        for name in config.models:
-            text.append(f"![{ds} {name}](figures/{ds}_{name}_training.png)\n")
-            text.append(f"![{ds} {name} seeds](figures/{ds}_{name}_seeds.png)\n")
-    text.append(
-        f"Reproduce: `python -m jaxgen.main --config experiments/gan_2d.py --workdir {workdir}`\n"
-    )
-    (workdir / "report.md").write_text("\n".join(text))

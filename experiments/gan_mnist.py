@@ -40,17 +40,15 @@ import jax
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import plotting
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import classifier as classifier_lib
 from jaxgen.evaluation.fid import frechet_distance, statistics
 from jaxgen.evaluation.sharpness import sharpness
 from jaxgen.families import gan, vae
-from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.sampling import lerp, named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import experiment_dir, write_json
 
 
 def get_config(arg: str | None = None) -> ConfigDict:
@@ -153,7 +151,7 @@ def _samples(sample_fn, state, key, num: int, batch: int = 1000) -> np.ndarray:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     figs = workdir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     first = next(iter(config.models.values()))
@@ -205,42 +203,55 @@ def run(config: ConfigDict, workdir: str) -> dict:
         plotting.image_grid(imgs[:100], figs / "vae_samples.png", title="VAE samples")
     plotting.image_grid(full.val["x"][:100], figs / "real_samples.png", title="real (val)")
 
-    summary = {
+    results = [
+        result_row(
+            "MNIST samples: Frechet distance on the repo classifier's features",
+            f"FID vs test (classifier acc {clf.test_accuracy:.3f}): "
+            + " / ".join(r["model"] for r in rows),
+            " / ".join(f"{r['fid_vs_test']:.1f}" for r in rows),
+            config.command,
+            f"target: {config.targets[0]}",
+        ),
+        result_row(
+            "MNIST samples: sharpness and class balance",
+            "Laplacian variance (higher = sharper) / most frequent predicted digit's share "
+            "(0.10 = balanced): " + " / ".join(r["model"] for r in rows),
+            " / ".join(f"{r['lap_var']:.3f}, {r['max_class_share']:.3f}" for r in rows),
+            config.command,
+            f"target: {config.targets[1]}",
+        ),
+    ]
+    extra = {
         "classifier_test_accuracy": clf.test_accuracy,
         "classifier_info": clf.info,
-        "rows": rows,
-        "results": [
-            result_row(
-                "MNIST samples: Frechet distance on the repo classifier's features",
-                f"FID vs test (classifier acc {clf.test_accuracy:.3f}): "
-                + " / ".join(r["model"] for r in rows),
-                " / ".join(f"{r['fid_vs_test']:.1f}" for r in rows),
-                config.command,
-                f"target: {config.targets[0]}",
-            ),
-            result_row(
-                "MNIST samples: sharpness and class balance",
-                "Laplacian variance (higher = sharper) / most frequent predicted digit's share "
-                "(0.10 = balanced): " + " / ".join(r["model"] for r in rows),
-                " / ".join(f"{r['lap_var']:.3f}, {r['max_class_share']:.3f}" for r in rows),
-                config.command,
-                f"target: {config.targets[1]}",
-            ),
-        ],
+        "headline": f"FID (classifier acc {clf.test_accuracy:.3f}): "
+        + ", ".join(f"{r['model']} {r['fid_vs_test']:.1f}" for r in rows),
     }
-    summary["headline"] = f"FID (classifier acc {clf.test_accuracy:.3f}): " + ", ".join(
-        f"{r['model']} {r['fid_vs_test']:.1f}" for r in rows
-    )
-    write_json(workdir / "summary.json", summary)
+    intro = [
+        "Frechet distance on the 128-d features of the repo's digit classifier (test accuracy "
+        f"{clf.test_accuracy:.4f}) against the 10,000 test digits; real held-out validation "
+        "digits give the floor. Sharpness: mean gradient magnitude and Laplacian variance "
+        "(higher = sharper), fraction of mid-gray pixels in [0.25, 0.75] (higher = blurrier); "
+        "`max_class_share` is the most frequent predicted digit's share (0.1 = balanced; high = "
+        "mode collapse)."
+    ]
+    figures = ["figures/real_samples.png"]
+    for name in samples:
+        figures.append(f"figures/{name}_samples.png")
+        if name.startswith("gan"):
+            figures.append(f"figures/{name}_interp.png")
     cols = ["model", "fid_vs_test", "grad_mag", "lap_var", "mid_gray", "max_class_share"]
-    table = markdown_table(rows, cols + ["num_images"])
-    (workdir / "results.md").write_text(
-        f"Classifier test accuracy: {clf.test_accuracy:.4f}\n\n" + table
-    )
-    _write_report(workdir, table, clf.test_accuracy, list(samples))
     print(f"classifier test accuracy {clf.test_accuracy:.4f}")
-    print(table)
-    return summary
+    return experiment.finish(
+        workdir,
+        "GANs on MNIST, against a VAE",
+        rows,
+        results,
+        intro=intro,
+        figures=figures,
+        extra=extra,
+        columns=cols + ["num_images"],
+    )
 
 
 def _interpolation(
@@ -255,25 +266,3 @@ def _interpolation(
     imgs = data_lib.to_unit(imgs, data_cfg)
     imgs = imgs.reshape(rows, steps, *imgs.shape[1:])
     plotting.image_rows(list(imgs), [f"z{i}" for i in range(rows)], path)
-
-
-def _write_report(workdir: Path, table: str, acc: float, names: list[str]) -> None:
-    text = [
-        "# GANs on MNIST, against a VAE\n",
-        f"Frechet distance on the 128-d features of the repo's digit classifier (test accuracy "
-        f"{acc:.4f}) against the 10,000 test digits; real held-out validation digits give the "
-        "floor. Sharpness: mean gradient magnitude and Laplacian variance (higher = sharper), "
-        "fraction of mid-gray pixels in [0.25, 0.75] (higher = blurrier); `max_class_share` is "
-        "the most frequent predicted digit's share (0.1 = balanced; high = mode collapse).\n",
-        table,
-        "![real](figures/real_samples.png)\n",
-    ]
-    for name in names:
-        text.append(f"![{name}](figures/{name}_samples.png)\n")
-        if name.startswith("gan"):
-            text.append(f"![{name} interpolation](figures/{name}_interp.png)\n")
-    text.append(
-        "Reproduce: `python -m jaxgen.main --config experiments/gan_mnist.py "
-        f"--workdir {workdir}`\n"
-    )
-    (workdir / "report.md").write_text("\n".join(text))

@@ -96,7 +96,7 @@ reproduce: setup
 OUT ?= $(RUNS)/gpu_check
 .PHONY: gpu-check
 gpu-check: setup
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
 	$(PY) scripts/gpu_check.py --out $(OUT)
 
 # PyTorch is the side-by-side comparator only: installed here, never a dependency of jaxgen.

@@ -246,10 +246,11 @@ def _results_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
 
 def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
     """README rows of the 256-character blocks: flat against hierarchical, one row each."""
+    segments = int(config.blocks.model.num_segments)
     return [
         result_row(
             f"sequence VAE, stdlib blocks of 255 characters, {r['decoder']} decoder"
-            + (" (16 x 16)" if r["decoder"] == "hierarchical" else "")
+            + (f" ({segments} x {256 // segments})" if r["decoder"] == "hierarchical" else "")
             + f", {r['counter-measure']}, {config.epochs.blocks} epochs",
             "char acc teacher-forced / free-running greedy / free-running sampled; KL nats; "
             "active units; training minutes (one pinned core)",

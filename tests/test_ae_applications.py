@@ -101,6 +101,10 @@ def test_anomaly_one_class_auroc(toy, tmp_path):
     assert rows[2]["ae_relative"] == pytest.approx(
         (rows[0]["ae_relative"] + rows[1]["ae_relative"]) / 2
     )
+    # The headline is chosen on the normal digits' own validation images and their flips.
+    val = s["validation_auroc"]
+    assert set(val) == set(cfg.models) and s["chosen"] == max(val, key=val.get)
+    assert all(0.0 <= v <= 1.0 for v in val.values())
     assert (tmp_path / "figures" / "auroc_per_digit.png").is_file()
     assert (tmp_path / "figures" / f"roc_digit{s['hardest_digit']}.png").is_file()
 

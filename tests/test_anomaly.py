@@ -72,3 +72,31 @@ def test_roc_curve_area_is_the_auroc_with_ties():
     area = np.trapezoid(tpr, fpr)  # ties are one step: their half-credit is the trapezoid
     assert area == pytest.approx(metrics.auroc_pairs(scores, labels), abs=1e-9)
     assert area == pytest.approx(float(metrics.auroc(jax.numpy.asarray(scores), labels)), abs=1e-5)
+
+
+def test_synthetic_anomalies_are_the_flips_and_rotations_of_the_normal_images():
+    x = np.random.default_rng(3).random((4, 5, 5)).astype(np.float32)
+    images, labels = anomaly.synthetic_anomalies(x)
+    assert images.shape == (4 * 6, 5, 5) and labels.tolist() == [0] * 4 + [1] * 20
+    np.testing.assert_array_equal(images[:4], x)
+    expected = [x[:, :, ::-1], x[:, ::-1, :]] + [np.rot90(x, k, axes=(1, 2)) for k in (1, 2, 3)]
+    for i, want in enumerate(expected):
+        np.testing.assert_array_equal(images[4 * (i + 1) : 4 * (i + 2)], want)
+    # rot180 is both flips: the table of transforms is the dihedral group's, not a guess.
+    np.testing.assert_array_equal(images[16:20], x[:, ::-1, ::-1])
+    with pytest.raises(ValueError, match="unknown transforms"):
+        anomaly.synthetic_anomalies(x, ("shear",))
+
+
+def test_synthetic_anomalies_separate_an_asymmetric_class_from_its_flips():
+    # The "normal class": an L (ink down the left edge and along the bottom), jittered. A
+    # PCA model of it leaves every flipped or rotated copy's ink unexplained.
+    rng = np.random.default_rng(4)
+    shape = np.zeros((8, 8), np.float32)
+    shape[:, 1], shape[6, 1:6] = 1.0, 1.0
+    x = shape + 0.05 * rng.normal(size=(64, 8, 8)).astype(np.float32)
+    pca = pca_lib.fit(jnp.asarray(x.reshape(64, -1)), 2)
+    images, labels = anomaly.synthetic_anomalies(x)
+    flat = jnp.asarray(images.reshape(len(images), -1))
+    score = anomaly.relative_error(flat, pca.reconstruct(flat))
+    assert float(metrics.auroc(score, jnp.asarray(labels))) > 0.99

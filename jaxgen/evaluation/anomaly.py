@@ -79,6 +79,39 @@ def knn_distance(train_x: Array, test_x: np.ndarray, k: int, batch_size: int = 2
     return _batched(one, test_x, batch_size, axis=0)
 
 
+# Geometric transforms that turn a normal image into a synthetic anomaly: the strokes stay
+# those of the normal class, the shape does not (Golan & El-Yaniv 2018 train on such
+# transforms; here they only stand in for the unseen anomalies when choosing settings).
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "flip_lr": lambda x: x[:, :, ::-1],
+    "flip_ud": lambda x: x[:, ::-1, :],
+    "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
+    "rot180": lambda x: np.rot90(x, 2, axes=(1, 2)),
+    "rot270": lambda x: np.rot90(x, 3, axes=(1, 2)),
+}
+
+
+def synthetic_anomalies(
+    x: np.ndarray, transforms: tuple[str, ...] = tuple(TRANSFORMS)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normal images and their transformed copies, with labels (1 = transformed).
+
+    Choosing a one-class model's settings must not look at real anomalies; these stand in for
+    them, made from the normal class's own validation images only. `x` is (N, H, W[, C]) with
+    H == W for the rotations.
+
+    Returns:
+        `(images, labels)`: the N originals followed by N per transform.
+    """
+    x = np.asarray(x)
+    unknown = sorted(set(transforms) - set(TRANSFORMS))
+    if unknown:
+        raise ValueError(f"unknown transforms {unknown} (known: {', '.join(TRANSFORMS)})")
+    parts = [x] + [np.ascontiguousarray(TRANSFORMS[t](x)) for t in transforms]
+    labels = np.r_[np.zeros(len(x)), np.ones(len(x) * len(transforms))]
+    return np.concatenate(parts), labels
+
+
 def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """False and true positive rates at every threshold, from (0, 0) to (1, 1)."""
     scores, labels = np.asarray(scores, np.float64), np.asarray(labels).astype(bool)
@@ -96,4 +129,5 @@ __all__ = [
     "relative_error",
     "roc_curve",
     "squared_error",
+    "synthetic_anomalies",
 ]

@@ -37,13 +37,14 @@ import jax
 import matplotlib
 import numpy as np
 
+from jaxgen import experiment
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import likelihood
 from jaxgen.families import vae
-from jaxgen.report import markdown_table
+from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import MetricsLog, experiment_dir, write_json
+from jaxgen.train.rundir import MetricsLog
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -76,7 +77,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
         latent_dim=50,
         hidden_sizes=(200, 200),
         activation="tanh",
-        decoder="bernoulli",
+        likelihood="bernoulli",
         report_nll_k=0,  # The experiment runs its own, larger NLL evaluation.
     )
     c.dataset.binarize = "dynamic"
@@ -148,7 +149,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
             c.model.activation = "relu"
             c.model.latent_dim = 32
         elif arg == "gaussian":
-            c.model.decoder = "gaussian"
+            c.model.likelihood = "gaussian"
             c.model.C = 10.0
             c.dataset.binarize = "none"
             c.model.beta_schedule = "linear"
@@ -162,7 +163,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = experiment_dir(workdir, config)
+    workdir = experiment.start(workdir, config)
     t0 = time.time()
     result = train(config, workdir / "vae")
     train_wall = time.time() - t0
@@ -208,21 +209,20 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "latent_dim": config.model.latent_dim,
         "published_nll": config.experiment.published_nll,
     }
-    # Rows for `make results` (the README's table): published anchor, ours, the command.
+    # The README's row (`make results`): published anchor, ours, the command.
     target = {"burda": "vae"}.get(config.experiment.name, f"vae-{config.experiment.name}")
-    summary["results"] = [
-        {
-            "experiment": f"VAE {config.model.arch} "
-            f"{'-'.join(map(str, (784, *config.model.hidden_sizes, config.model.latent_dim)))}, "
-            f"{config.dataset.binarize} MNIST ({config.experiment.name})",
-            "metric": f"test NLL, nats (k={nll['k']}, {nll['num_examples']} images)",
-            "published": f"{config.experiment.published_nll} (Burda et al. 2015, "
+    sizes = "-".join(map(str, (784, *config.model.hidden_sizes, config.model.latent_dim)))
+    results = [
+        result_row(
+            f"VAE {config.model.arch} {sizes}, {config.dataset.binarize} MNIST "
+            f"({config.experiment.name})",
+            f"test NLL, nats (k={nll['k']}, {nll['num_examples']} images)",
+            f"{nll['nll']:.2f} ({epochs} epochs, {train_wall / 60:.0f} min)",
+            f"make {target}",
+            published=f"{config.experiment.published_nll} (Burda et al. 2015, "
             f"{config.experiment.published_model}, {BURDA_EPOCHS} epochs)",
-            "ours": f"{nll['nll']:.2f} ({epochs} epochs, {train_wall / 60:.0f} min)",
-            "command": f"make {target}",
-        }
+        )
     ]
-    write_json(workdir / "summary.json", summary)
     rows = [
         {
             "run": f"Burda et al. 2015 ({config.experiment.published_model}, k=5000)",
@@ -235,52 +235,44 @@ def run(config: ConfigDict, workdir: str) -> dict:
             "epochs": epochs,
         },
     ]
-    table = markdown_table(rows)
-    (workdir / "results.md").write_text(table)
     (workdir / "figures").mkdir(exist_ok=True)
     _loss_vs_time([workdir, *(workdir.parent / n for n in SIBLINGS)], workdir / "figures")
-    _write_report(workdir, config, summary, table)
-    print(table)
+    figures = ["figures/elbo_vs_time.png"] + [
+        f"vae/figures/{f}.png"
+        for f in ("samples", "reconstructions", "interpolation", "manifold", "codes")
+        if (workdir / "vae" / "figures" / f"{f}.png").exists()
+    ]
+    out = experiment.finish(
+        workdir,
+        f"VAE on dynamically binarized MNIST ({config.experiment.name})",
+        rows,
+        results,
+        notes=_notes(config, summary),
+        figures=figures,
+        extra=summary,
+    )
     print(
         f"-ELBO {summary['test_neg_elbo']:.2f}, NLL(k={nll['k']}) {nll['nll']:.2f} "
         f"+- {nll['nll_sem']:.2f}, active units {au['active_units']}/{config.model.latent_dim}, "
         f"train {summary['train_seconds']:.0f} s ({epoch_seconds:.1f} s/epoch), NLL eval "
         f"{nll['seconds']:.0f} s, peak RSS {nll['peak_rss_gib']:.2f} GiB"
     )
-    return summary
+    return out
 
 
-def _write_report(workdir: Path, config: ConfigDict, s: dict, table: str) -> None:
-    name = config.experiment.name
-    text = [
-        f"# VAE on dynamically binarized MNIST ({name})\n",
-        table,
+def _notes(config: ConfigDict, s: dict) -> list[str]:
+    full = s["estimated_full_schedule_hours"]
+    return [
         f"- test -ELBO: {s['test_neg_elbo']:.2f} nats; importance-sampled NLL (k={s['nll_k']}, "
-        f"{s['nll_num_examples']} test images): {s['test_nll']:.2f} +- {s['test_nll_sem']:.2f}",
+        f"{s['nll_num_examples']} test images): {s['test_nll']:.2f} +- {s['test_nll_sem']:.2f}\n"
         f"- active units (Var_x E[z|x] > {config.model.active_threshold}): "
-        f"{s['active_units']} of {s['latent_dim']}",
+        f"{s['active_units']} of {s['latent_dim']}\n"
         f"- training: {s['epochs']} epochs in {s['train_seconds']:.0f} s "
         f"({s['epoch_seconds']:.1f} s/epoch at batch {s['batch_size']})"
-        + (
-            f"; Burda's full 3280-epoch schedule at that speed: "
-            f"~{s['estimated_full_schedule_hours']:.1f} h"
-            if s["estimated_full_schedule_hours"]
-            else ""
-        ),
-        f"- NLL evaluation: {s['nll_seconds']:.0f} s, process peak RSS "
-        f"{s['nll_peak_rss_gib']:.2f} GiB\n",
-        "![loss against training time](figures/elbo_vs_time.png)\n",
-        "![samples](vae/figures/samples.png)\n",
-        "![reconstructions](vae/figures/reconstructions.png)\n",
-        "![interpolation](vae/figures/interpolation.png)\n",
+        + (f"; Burda's full 3280-epoch schedule at that speed: ~{full:.1f} h" if full else "")
+        + f"\n- NLL evaluation: {s['nll_seconds']:.0f} s, process peak RSS "
+        f"{s['nll_peak_rss_gib']:.2f} GiB"
     ]
-    if (workdir / "vae" / "figures" / "manifold.png").exists():
-        text += ["![manifold](vae/figures/manifold.png)\n", "![codes](vae/figures/codes.png)\n"]
-    text.append(
-        f"Reproduce: `python -m jaxgen.main --config experiments/vae_mnist.py:{name} "
-        f"--workdir {workdir}`\n"
-    )
-    (workdir / "report.md").write_text("\n".join(text))
 
 
 def _loss_vs_time(runs: list[Path], figs: Path) -> Path:

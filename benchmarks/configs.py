@@ -66,9 +66,7 @@ def vae_config(scale: Scale) -> ConfigDict:
 def conv_config(scale: Scale) -> ConfigDict:
     from jaxgen.families import autoencoder
 
-    cfg = autoencoder.config(
-        "mnist", architecture="conv", conv_features=(32, 64), code_size=32, loss="mse"
-    )
+    cfg = autoencoder.config("mnist", arch="conv", conv_features=(32, 64), code_size=32, loss="mse")
     cfg.train.batch_size = 128
     cfg.dataset.num_train = scale.num_train
     return cfg

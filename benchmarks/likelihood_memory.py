@@ -56,7 +56,7 @@ def measure(
     from jaxgen.sampling import named_key
 
     cfg = vae.config(
-        dataset, latent_dim=50, hidden_sizes=(200, 200), activation="tanh", decoder="bernoulli"
+        dataset, latent_dim=50, hidden_sizes=(200, 200), activation="tanh", likelihood="bernoulli"
     )
     cfg.dataset.binarize = "dynamic"
     if num_test:

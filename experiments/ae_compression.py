@@ -29,18 +29,18 @@ def get_config(arg: str | None = None) -> ConfigDict:
     quick, tiny = arg == "quick", arg == "tiny"
     c = ConfigDict()
     c.code_sizes = (2, 4, 8, 16, 32, 64)
-    c.architectures = ("mlp", "conv")
+    c.archs = ("mlp", "conv")
     # Code sizes the conv AE trains at (a subset of code_sizes; empty = all): a conv step
     # costs ~0.3 s on 2 cores against ~15 ms for the MLP, so the full run samples the curve.
     c.conv_code_sizes = (2, 4, 32)
     c.mlp = autoencoder.config("mnist", code_size=32, hidden_size=512, num_layers=2, loss="bce")
     c.mlp.train.num_epochs = 10
-    c.conv = autoencoder.config("mnist", architecture="conv", code_size=32, loss="bce")
+    c.conv = autoencoder.config("mnist", arch="conv", code_size=32, loss="bce")
     c.conv.model.conv_features = (32, 64)
     c.conv.train.num_epochs = 3  # ~0.3 s a step on 2 cores: 6 sizes in ~35 min
     if quick:  # ~1 minute: MLP only, fewer sizes, a fifth of the data.
         c.code_sizes = (4, 16, 64)
-        c.architectures = ("mlp",)
+        c.archs = ("mlp",)
         c.mlp.train.num_epochs = 3
         c.mlp.model.hidden_size = 256
         c.mlp.dataset.num_train = 10_000
@@ -83,7 +83,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         pca_row = _pca_row(x_train, x_test, int(k))
         row = {"code_size": int(k), "pca_mse": pca_row["pca_mse"], "pca_psnr": pca_row["pca_psnr"]}
         models[(k, "pca")] = pca_row["pca"]
-        for arch in config.architectures:
+        for arch in config.archs:
             if arch == "conv" and config.conv_code_sizes and k not in config.conv_code_sizes:
                 row[f"{arch}_ae_mse"] = row[f"{arch}_ae_psnr"] = float("nan")  # not trained
                 continue
@@ -99,7 +99,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     rows = experiment.each(config.code_sizes, measure)
 
     figs = workdir / "figures"
-    names = [("pca", "PCA")] + [(f"{a}_ae", f"{a.upper()} AE") for a in config.architectures]
+    names = [("pca", "PCA")] + [(f"{a}_ae", f"{a.upper()} AE") for a in config.archs]
     ks = np.array([r["code_size"] for r in rows])
     for metric, logy, label in (("mse", True, "test MSE per pixel"), ("psnr", False, "PSNR (dB)")):
         plotting.curves(
@@ -110,9 +110,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
             logy=logy,
             title=f"MNIST test: {metric.upper()} against code size",
         )
-    every_arch = [
-        k for k in config.code_sizes if all((k, a) in models for a in config.architectures)
-    ]
+    every_arch = [k for k in config.code_sizes if all((k, a) in models for a in config.archs)]
     k = every_arch[len(every_arch) // 2]
     x = x_test[:10]
     recs = [
@@ -121,19 +119,19 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
             np.clip(models[(k, "pca")].reconstruct(jnp.asarray(x.reshape(10, -1))), 0, 1)
         ).reshape(x.shape),
     ]
-    for arch in config.architectures:
+    for arch in config.archs:
         res = models[(k, arch)]
         recs.append(np.asarray(res.family.reconstruct(res.seed_state(0), jnp.asarray(x))))
-    labels = ["test", f"PCA k={k}"] + [f"{a} AE k={k}" for a in config.architectures]
+    labels = ["test", f"PCA k={k}"] + [f"{a} AE k={k}" for a in config.archs]
     plotting.image_rows(recs, labels, figs / "reconstructions.png")
 
-    names = ["PCA"] + [f"{a} AE" for a in config.architectures]
+    names = ["PCA"] + [f"{a} AE" for a in config.archs]
     results = [
         result_row(
             "Compression, MNIST test",
             f"PSNR dB, code {r['code_size']}: " + " / ".join(names),
             " / ".join(
-                f"{r[n + '_psnr']:.1f}" for n in ["pca"] + [f"{a}_ae" for a in config.architectures]
+                f"{r[n + '_psnr']:.1f}" for n in ["pca"] + [f"{a}_ae" for a in config.archs]
             ),
             "make ae-compression",
         )

@@ -45,7 +45,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     # ignored the label more often (0.911 mean, digit 8 at 0.863, FID 27.5); with 8 still
     # 0.933 (8 at 0.888, FID 30.6), with 4 0.985 (worst 0.968, FID 41.6), with 2 0.995 (worst
     # 0.972, FID 55.5): 500 samples per digit, 20 epochs each. Fixed at 4 for every digit.
-    cvae = vae.config("mnist", arch="mlp", latent_dim=4, num_classes=10, decoder="bernoulli")
+    cvae = vae.config("mnist", arch="mlp", latent_dim=4, num_classes=10, likelihood="bernoulli")
     cvae.model.report_nll_k = 0
     cvae.train.num_epochs = 2 if quick else 20
     cgan = gan.config(

@@ -94,7 +94,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     # with PacGAN2 its FID was 15.1 and digit 9 held 0.173 of its samples (0.10 in real
     # digits; without packing 12.8 and 0.167); after 20, FID 9.6 and 0.157.
     conv.train.num_epochs = 1 if quick else 20
-    v = vae.config("mnist", arch="mlp", latent_dim=20, decoder="bernoulli")
+    v = vae.config("mnist", arch="mlp", latent_dim=20, likelihood="bernoulli")
     v.model.report_nll_k = 0  # likelihoods are the VAE issue's business
     v.train.num_epochs = 2 if quick else 5
     c.models = ConfigDict({"gan_mlp": mlp, "gan_conv": conv})

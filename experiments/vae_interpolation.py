@@ -43,7 +43,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
         latent_dim=c.latent,
         hidden_sizes=(256, 256),
         activation="relu",
-        decoder="bernoulli",
+        likelihood="bernoulli",
         report_nll_k=0,
     )
     for sub in (c.ae, c.vae):

@@ -113,7 +113,7 @@ def ae_config(config: ConfigDict, d: int) -> ConfigDict:
 
 
 def vae_config(config: ConfigDict, d: int) -> ConfigDict:
-    cfg = vae.config("mnist", arch="mlp", latent_dim=d, decoder="bernoulli")
+    cfg = vae.config("mnist", arch="mlp", latent_dim=d, likelihood="bernoulli")
     cfg.model.hidden_sizes = (config.hidden_size, config.hidden_size)
     cfg.model.report_nll_k = 0  # likelihoods are the VAE experiments' business
     return _common(cfg, config)

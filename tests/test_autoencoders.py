@@ -172,7 +172,7 @@ def test_linear_probe_separates_blobs():
         ({"kind": "contractive", "contractive_weight": 0.0}, "contractive_weight"),
         ({"kind": "denoising", "corruption": "blur"}, "corruption"),
         ({"kind": "denoising", "corruption": "masking", "corruption_level": 1.5}, "rate"),
-        ({"architecture": "rnn"}, "architecture"),
+        ({"arch": "rnn"}, "model.arch"),
     ],
 )
 def test_bad_model_configs_raise(overrides, match):
@@ -192,9 +192,7 @@ def test_unknown_kind_raises():
 )
 def test_every_kind_steps_under_jit(kind, arch):
     vq = {"vq_dim": 3, "codebook_size": 4} if kind == "vq" else {}
-    cfg = autoencoder.config(
-        "mnist", kind=kind, architecture=arch, code_size=6, hidden_size=16, **vq
-    )
+    cfg = autoencoder.config("mnist", kind=kind, arch=arch, code_size=6, hidden_size=16, **vq)
     cfg.model.conv_features = (4, 8)
     fam = autoencoder.make_family(cfg)
     batch = {"x": jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))}

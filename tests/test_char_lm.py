@@ -48,7 +48,7 @@ def test_carried_state_equals_one_pass_over_the_whole_text():
     x = jax.random.randint(jax.random.PRNGKey(0), (3, 40), 0, len(text.VOCAB))
     batch = {"x": x, "y": x}
     state = fam.init(jax.random.PRNGKey(1), batch)
-    model = fam._example_model()
+    model = fam.net(state.params)
     apply = jax.jit(lambda x, c: model.apply({"params": state.params}, x, carry=c))
     whole, _ = apply(x, None)
     first, carry = apply(x[:, :15], None)

@@ -49,7 +49,7 @@ ENUMS = [
     "model.activation",
     "model.loss",
     "model.kind",
-    "model.architecture",
+    "model.arch",
     "dataset.binarize",
     "dataset.name",
     "model.family",

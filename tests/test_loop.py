@@ -113,7 +113,7 @@ def test_auto_loop_dispatches_conv_steps_from_python_on_cpu():
     splits = jaxgen.data.Splits(train=images, test=images, info={"name": "zeros"})
 
     def trainer(arch):
-        cfg = autoencoder.config("mnist", code_size=2, architecture=arch)
+        cfg = autoencoder.config("mnist", code_size=2, arch=arch)
         cfg.train.batch_size = 8
         return Trainer(cfg, make_family(cfg), splits)
 

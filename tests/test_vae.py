@@ -153,10 +153,10 @@ def _family(**model):
 @pytest.mark.parametrize(
     "model",
     [
-        {"arch": "mlp", "decoder": "bernoulli"},
-        {"arch": "mlp", "decoder": "gaussian", "beta_schedule": "linear"},
-        {"arch": "conv", "decoder": "bernoulli", "objective": "iwae", "k": 3},
-        {"arch": "conv", "decoder": "gaussian", "beta_schedule": "cyclical"},
+        {"arch": "mlp", "likelihood": "bernoulli"},
+        {"arch": "mlp", "likelihood": "gaussian", "beta_schedule": "linear"},
+        {"arch": "conv", "likelihood": "bernoulli", "objective": "iwae", "k": 3},
+        {"arch": "conv", "likelihood": "gaussian", "beta_schedule": "cyclical"},
     ],
 )
 def test_shapes_under_jit(model):

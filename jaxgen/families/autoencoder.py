@@ -18,7 +18,7 @@ architectures is `model.kind`:
   image costs (code_size / vq_dim) * log2(codebook_size) bits; `encode` returns the
   quantized code, `code_indices` / `decode_indices` the integers themselves.
 
-`model.architecture` is `mlp` (any input shape, flattened) or `conv` (images (H, W, C):
+`model.arch` is `mlp` (any input shape, flattened) or `conv` (images (H, W, C):
 strided convs down, sub-pixel upsampling up, `model.conv_features` channels).
 """
 
@@ -49,12 +49,12 @@ from jaxgen.train.family import Batch, Family
 from jaxgen.train.optim import make_optimizer
 
 KINDS = ("undercomplete", "sparse", "contractive", "denoising", "vq")
-ARCHITECTURES = ("mlp", "conv")
+ARCHS = ("mlp", "conv")
 
 _DEFAULTS: dict[str, Any] = {
     "family": "autoencoder",
     "kind": "undercomplete",  # undercomplete | sparse | contractive | denoising
-    "architecture": "mlp",  # mlp | conv
+    "arch": "mlp",  # mlp | conv
     "code_size": 32,
     "num_layers": 2,  # hidden layers in the encoder (the decoder mirrors it); mlp only
     "hidden_size": 256,  # nodes per hidden layer; mlp only
@@ -115,12 +115,12 @@ class Autoencoder(nn.Module):
     code_size: int
     out_shape: Sequence[int]
     act: str = "relu"
-    architecture: str = "mlp"
+    arch: str = "mlp"
     conv_features: Sequence[int] = (32, 64)
     code_act: str = "linear"
 
     def setup(self):
-        if self.architecture == "conv":
+        if self.arch == "conv":
             self.encoder = ConvEncoder(
                 features=tuple(self.conv_features), out_dim=self.code_size, act=self.act
             )
@@ -135,7 +135,7 @@ class Autoencoder(nn.Module):
             self.decoder = MLP((*reversed(self.hidden), math.prod(self.out_shape)), act=self.act)
 
     def encode(self, x: jax.Array) -> jax.Array:
-        if self.architecture == "conv":
+        if self.arch == "conv":
             h = self.encoder(x.reshape((x.shape[0], *self.out_shape)))
         else:
             h = self.encoder(x.reshape(x.shape[0], -1))
@@ -164,7 +164,7 @@ class AutoencoderFamily(Family):
         super().__init__(config)
         m = config.model
         self.kind = _get(m, "kind")
-        self.architecture = _get(m, "architecture")
+        self.arch = _get(m, "arch")
         self.code_act = _get(m, "code_activation")
         self.corruption = _get(m, "corruption")
         self.level = float(_get(m, "corruption_level"))
@@ -191,8 +191,8 @@ class AutoencoderFamily(Family):
         )
         need(self.kind in KINDS, f"model.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         need(
-            self.architecture in ARCHITECTURES,
-            f"model.architecture must be mlp or conv, got {self.architecture!r}",
+            self.arch in ARCHS,
+            f"model.arch must be mlp or conv, got {self.arch!r}",
         )
         need(
             self.code_act in ACTIVATIONS,
@@ -242,24 +242,26 @@ class AutoencoderFamily(Family):
 
     def module(self, shape: Sequence[int]) -> Autoencoder:
         m = self.config.model
-        if self.architecture == "conv" and len(shape) != 3:
+        if self.arch == "conv" and len(shape) != 3:
             raise ConfigError(
-                f"model.architecture=conv needs images (H, W, C); the data has shape {tuple(shape)}"
+                f"model.arch=conv needs images (H, W, C); the data has shape {tuple(shape)}"
             )
         return Autoencoder(
             hidden=(m.hidden_size,) * m.num_layers,
             code_size=m.code_size,
             out_shape=tuple(shape),
             act=m.activation,
-            architecture=self.architecture,
+            arch=self.arch,
             conv_features=tuple(_get(m, "conv_features")),
             code_act=self.code_act,
         )
 
-    def init(self, key: jax.Array, batch: Batch) -> train_state.TrainState:
+    def init(
+        self, key: jax.Array, batch: Batch, total_steps: int | None = None
+    ) -> train_state.TrainState:
         module = self.module(batch["x"].shape[1:])
         params = module.init(key, batch["x"][:1])["params"]
-        tx = make_optimizer(self.config.optimizer, self.total_steps)
+        tx = make_optimizer(self.config.optimizer, total_steps)
         if self.kind != "vq":
             return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
         # The codebook starts on the first batch's encoder outputs (a data-dependent start,
@@ -433,7 +435,7 @@ def reconstructions(
 
 
 __all__ = [
-    "ARCHITECTURES",
+    "ARCHS",
     "KINDS",
     "Autoencoder",
     "AutoencoderFamily",

@@ -289,7 +289,9 @@ class GANFamily(Family):
         """z ~ p_z of shape (num, latent_dim), from the shared sampler."""
         return gan_noise(key, (num, self.config.model.latent_dim), self.config.model.noise)
 
-    def init(self, key: jax.Array, batch: Batch) -> dict[str, train_state.TrainState]:
+    def init(
+        self, key: jax.Array, batch: Batch, total_steps: int | None = None
+    ) -> dict[str, train_state.TrainState]:
         g, d = self.modules(batch["x"].shape[1:])
         y = self.labels(batch)
         y = None if y is None else jnp.repeat(y[:1], self.pack)
@@ -298,8 +300,9 @@ class GANFamily(Family):
         x = self._join(jnp.repeat(batch["x"][:1], self.pack, axis=0), y)
         d_params = d.init(named_key(key, "d"), make_packs(x, self.pack))["params"]
         # D takes k steps per G step: its schedule (if any) spans k times as many updates.
-        g_tx = make_optimizer(self.config.optimizer, self.total_steps)
-        d_tx = make_optimizer(self.d_opt_cfg, self.total_steps * self.d_steps)
+        g_tx = make_optimizer(self.config.optimizer, total_steps)
+        d_total = None if total_steps is None else total_steps * self.d_steps
+        d_tx = make_optimizer(self.d_opt_cfg, d_total)
         state = {
             "g": train_state.TrainState.create(apply_fn=g.apply, params=g_params, tx=g_tx),
             "d": train_state.TrainState.create(apply_fn=d.apply, params=d_params, tx=d_tx),

@@ -31,7 +31,7 @@ from jaxgen.errors import ConfigError
 from jaxgen.evaluation import sequence as seq_eval
 from jaxgen.models import rnn
 from jaxgen.sampling import named_key
-from jaxgen.train.family import Batch, Family
+from jaxgen.train.family import Family
 from jaxgen.train.optim import make_optimizer
 
 TASKS = ("adding", "classify", "copy", "lm")
@@ -195,7 +195,6 @@ class RNNFamily(Family):
 
     def __init__(self, config: ConfigDict):
         super().__init__(config)
-        self._step_shape: tuple[int, ...] = (2,) if config.model.task == "adding" else (28,)
         m = config.model
         if m.task not in TASKS:
             raise ConfigError(f"model.task must be one of {', '.join(TASKS)}, got {m.task!r}")
@@ -216,18 +215,18 @@ class RNNFamily(Family):
                 f" (got shuffle={config.train.shuffle}, batch_size={config.train.batch_size})"
             )
 
-    def module(self, batch: Batch) -> SequenceModel:
+    def module(self, x_dim: int = 0) -> SequenceModel:
+        """The network; `x_dim` is the width of one step of float inputs (tokens: ignored)."""
         m, task = self.config.model, self.config.model.task
         tokens = task in ("copy", "lm")
         out = {"adding": 1, "classify": m.num_classes}.get(task) or self._vocab()
-        x = batch["x"]
         return SequenceModel(
             cell=m.cell,
             hidden_size=m.hidden_size,
             out_dim=out,
             many_to_one=task in ("adding", "classify"),
             num_embeddings=self._vocab() if tokens else 0,
-            x_dim=0 if tokens else math.prod(x.shape[2:]),
+            x_dim=0 if tokens else x_dim,
             forget_bias=m.forget_bias,
             unroll=m.unroll,
             num_layers=m.num_layers,
@@ -242,13 +241,10 @@ class RNNFamily(Family):
             return COPY_VOCAB
         return int(self.config.model.get("vocab_size", 0)) or len(VOCAB)
 
-    def init(self, key, batch):
-        # The per-step feature shape, for `_example_model` (the loop calls `init`, or traces
-        # it for shapes, before any step, evaluation or `load_run` method).
-        self._step_shape = tuple(batch["x"].shape[2:])
-        model = self.module(batch)
+    def init(self, key, batch, total_steps=None):
+        model = self.module(math.prod(batch["x"].shape[2:]))
         params = model.init(key, batch["x"][:1], self._lengths(batch, 1))["params"]
-        tx = make_optimizer(self.config.optimizer, self.total_steps)
+        tx = make_optimizer(self.config.optimizer, total_steps)
         # The carry travels in the state, so a resumed run continues every stream exactly.
         carry = (
             model.apply({"params": params}, batch["x"].shape[0], method="initial_carry")
@@ -262,12 +258,10 @@ class RNNFamily(Family):
         lengths = batch.get("length")
         return None if lengths is None else lengths[:n]
 
-    def _example_model(self) -> SequenceModel:
-        """The module for shape-free uses (the same for every batch of a run)."""
-        task = self.config.model.task
-        if task in ("copy", "lm"):
-            return self.module({"x": jnp.zeros((1, 1), jnp.int32)})
-        return self.module({"x": jnp.zeros((1, 1, *self._step_shape))})
+    def net(self, params) -> SequenceModel:
+        """The network of `params`: its input width is their first cell's W_x rows, so no
+        example batch (and no state kept on the family) is needed after `init`."""
+        return self.module(int(params["rnn"]["w_x"].shape[0]))
 
     # -- losses --------------------------------------------------------------------------
     def per_example(
@@ -277,7 +271,7 @@ class RNNFamily(Family):
 
         `dropout_key` turns training mode on (dropout, if the model has any).
         """
-        model = self._example_model()
+        model = self.net(params)
         out, carry = model.apply(
             {"params": params},
             batch["x"],
@@ -336,7 +330,7 @@ class RNNFamily(Family):
 
     # -- the public API ------------------------------------------------------------------
     def predict(self, state, x, lengths=None):
-        out, _ = self._example_model().apply({"params": state.params}, x, lengths)
+        out, _ = self.net(state.params).apply({"params": state.params}, x, lengths)
         return out
 
     def hidden_grad_norms(self, state, batch) -> jax.Array:
@@ -352,7 +346,7 @@ class RNNFamily(Family):
 
     def generate(self, state, key, prime, length: int, temperature=1.0):
         """One-to-many: continue int prime (B, P) by `length` sampled characters."""
-        return self._example_model().apply(
+        return self.net(state.params).apply(
             {"params": state.params},
             key,
             prime,
@@ -401,7 +395,7 @@ class RNNFamily(Family):
         `chunk` (characters per stream per call) defaults to 500, or 100 when adapting:
         more, smaller updates.
         """
-        model = self._example_model()
+        model = self.net(state.params)
         n = (len(ids) - 1) // streams
         x = ids[: n * streams].reshape(streams, n)
         y = ids[1 : n * streams + 1].reshape(streams, n)

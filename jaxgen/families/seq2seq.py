@@ -91,9 +91,9 @@ class Seq2SeqFamily(Family):
         m = config.model
         self.model = Seq2Seq(m.cell, m.hidden_size, seq_data.S2S_VOCAB, m.forget_bias)
 
-    def init(self, key, batch):
+    def init(self, key, batch, total_steps=None):
         params = self.model.init(key, batch["x"][:1], _teacher_inputs(batch["y"][:1]))["params"]
-        tx = make_optimizer(self.config.optimizer, self.total_steps)
+        tx = make_optimizer(self.config.optimizer, total_steps)
         return train_state.TrainState.create(apply_fn=self.model.apply, params=params, tx=tx)
 
     def _loss(self, params, batch):

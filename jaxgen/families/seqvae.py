@@ -51,11 +51,13 @@ DECODERS = ("flat", "hierarchical")
 
 
 def model_config(**overrides) -> ml_collections.ConfigDict:
-    cfg = vae.model_config(family="seqvae", latent_dim=32, decoder="flat", report_nll_k=100)
-    for key in ("arch", "hidden_sizes", "activation", "conv_features", "C", "objective"):
+    cfg = vae.model_config(family="seqvae", latent_dim=32, report_nll_k=100)
+    drop = ("arch", "hidden_sizes", "activation", "conv_features", "likelihood", "C", "objective")
+    for key in drop:  # the image VAE's network and likelihood: the LSTMs replace them
         del cfg[key]
     cfg.update(
         {
+            "decoder": "flat",  # flat | hierarchical (the conductor)
             "encoder_size": 128,  # each direction of the bidirectional LSTM
             "hidden_size": 128,  # the (lower) decoder LSTM
             "conductor_size": 128,  # hierarchical: the conductor LSTM
@@ -107,11 +109,12 @@ def accuracies(pred: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
     return {"char_accuracy": char, "seq_accuracy": jnp.all(hit, 1).astype(jnp.float32)}
 
 
-class SeqVAEFamily(vae.VAEFamily):
+class SeqVAEFamily(Family):
     """Sequence VAE: bidirectional LSTM encoder, flat or hierarchical LSTM decoder.
 
-    Shares the VAE's encoder API (`encode`, `encode_distribution`), importance-sampled
-    bounds (`elbo`, `iwae_bound`, `log_weights_fn`), active units and train step.
+    Composed from the image VAE's pieces (`vae.beta_at` and `vae.beta_train_step`,
+    `vae.active_units`, `likelihood.iwae_bound`), with the same public API: `encode`,
+    `encode_distribution`, `elbo`, `iwae_bound`, plus token decoding.
     """
 
     public_api = (
@@ -125,7 +128,7 @@ class SeqVAEFamily(vae.VAEFamily):
     )
 
     def __init__(self, config: ConfigDict):
-        Family.__init__(self, config)
+        super().__init__(config)
         m, d = config.model, config.dataset
         if m.decoder not in DECODERS:
             raise ConfigError(
@@ -166,10 +169,15 @@ class SeqVAEFamily(vae.VAEFamily):
             unroll=m.unroll,
         )
 
-    def init(self, key: jax.Array, batch: Batch) -> train_state.TrainState:
+    def init(
+        self, key: jax.Array, batch: Batch, total_steps: int | None = None
+    ) -> train_state.TrainState:
         params = self.model.init(key, batch["x"][:1])["params"]
-        tx = make_optimizer(self.config.optimizer, self.total_steps)
+        tx = make_optimizer(self.config.optimizer, total_steps)
         return train_state.TrainState.create(apply_fn=self.model.apply, params=params, tx=tx)
+
+    def _encode(self, params, apply_fn, x):
+        return apply_fn({"params": params}, x, method="encode")
 
     def _logits(self, params, z, x, drop=None):
         return self.model.apply({"params": params}, z, x, drop, method="logits")
@@ -195,8 +203,21 @@ class SeqVAEFamily(vae.VAEFamily):
         m = self.config.model
         return jnp.maximum(kl - m.free_bits * m.latent_dim, 0.0)
 
+    def log_weights_fn(self, state):
+        """(x, key, n) -> (B, n) log importance weights, for `evaluation.likelihood`."""
+        return lambda x, key, n: self.log_weights(state.params, state.apply_fn, x, key, n)
+
+    def active_units(self, state, x: np.ndarray, batch_size: int = 1000) -> dict[str, Any]:
+        """Burda et al.'s active units of the posterior means (`vae.active_units`)."""
+        enc = jax.jit(self.encode)
+        encode = lambda xb, _: enc(state, xb)  # noqa: E731
+        return vae.active_units(encode, x, self.config.model.active_threshold, batch_size)
+
+    def train_step(self, state, batch, key):
+        return vae.beta_train_step(self.loss, self.config.model, state, batch, key)
+
     def loss(self, params, apply_fn, batch: Batch, key, beta) -> tuple[jax.Array, dict]:
-        """The training loss (VAEFamily.train_step calls it): CE + beta * free-bits KL."""
+        """The training loss: CE + beta * free-bits KL."""
         m, x = self.config.model, batch["x"]
         mean, log_var = self._encode(params, apply_fn, x)
         z = reparameterize(named_key(key, "z"), mean, log_var)
@@ -238,6 +259,27 @@ class SeqVAEFamily(vae.VAEFamily):
         return out
 
     # -- the public API load_run binds -------------------------------------------------------
+    def encode(self, state, x: jax.Array) -> jax.Array:
+        """The posterior mean E[z|x] of token sequences (N, seq_len): the code to interpolate."""
+        return self._encode(state.params, state.apply_fn, x)[0]
+
+    def encode_distribution(self, state, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(mean, log_var) of q(z|x)."""
+        return self._encode(state.params, state.apply_fn, x)
+
+    def reconstruct(self, state, x: jax.Array) -> jax.Array:
+        """Greedy decoding of the posterior mean: (N, seq_len) tokens."""
+        return self.decode(state, self.encode(state, x))
+
+    def elbo(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+        """Per-sequence one-sample ELBO (nats) = the k=1 importance-weighted bound."""
+        return self.log_weights(state.params, state.apply_fn, x, key, 1)[:, 0]
+
+    def iwae_bound(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+        """Per-sequence L_k with k = `model.k` (use `log_weights_fn` for other k)."""
+        lw = self.log_weights(state.params, state.apply_fn, x, key, self.config.model.k)
+        return likelihood.iwae_bound(lw)
+
     def decode(self, state, z: jax.Array) -> jax.Array:
         """Greedy decoding: (N, latent) -> (N, seq_len) tokens (strings end at EOS)."""
         return self._generate(state.params, z, jax.random.PRNGKey(0), 0.0)

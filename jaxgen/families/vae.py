@@ -4,7 +4,7 @@ reparameterization trick z = mu + sigma * eps.
 
 Config (`model.*`):
 - `arch`: mlp (`hidden_sizes`, `activation`) or conv (`conv_features`, jaxgen.models.conv).
-- `decoder`: bernoulli (binary cross-entropy on logits; for likelihood work) or gaussian (the
+- `likelihood`: bernoulli (binary cross-entropy on logits; for likelihood work) or gaussian (the
   lecture's `C * ||x - x_hat||^2`, i.e. N(x_hat, sigma^2 I) with C = 1 / (2 sigma^2)).
 - `beta` and `beta_schedule` (constant | linear | cyclical, over train steps): the KL weight.
 - `objective`: elbo (one reparameterized sample) or iwae (the k-sample bound, `k`).
@@ -46,7 +46,7 @@ from jaxgen.sampling import lerp, named_key, prior_sample, reparameterize, slerp
 from jaxgen.train.family import Batch, Family
 from jaxgen.train.optim import make_optimizer
 
-DECODERS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian")
 SCHEDULES = ("constant", "linear", "cyclical")
 OBJECTIVES = ("elbo", "iwae")
 
@@ -60,8 +60,8 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "hidden_sizes": (512, 256),  # MLP encoder; the decoder mirrors it
             "activation": "relu",
             "conv_features": (32, 64),  # conv encoder channels; the decoder mirrors them
-            "decoder": "bernoulli",  # bernoulli | gaussian
-            "C": 10.0,  # gaussian decoder: weight of ||x - x_hat||^2, = 1 / (2 sigma^2)
+            "likelihood": "bernoulli",  # p(x|z): bernoulli | gaussian
+            "C": 10.0,  # gaussian likelihood: weight of ||x - x_hat||^2, = 1 / (2 sigma^2)
             "beta": 1.0,  # KL weight (at the end of a warm-up / top of a cycle)
             "beta_schedule": "constant",  # constant | linear | cyclical
             "beta_warmup_steps": 10_000,  # linear: steps from 0 to beta
@@ -158,7 +158,7 @@ class VAEFamily(Family):
         m = config.model
         for key, allowed in (
             ("arch", ("mlp", "conv")),
-            ("decoder", DECODERS),
+            ("likelihood", LIKELIHOODS),
             ("beta_schedule", SCHEDULES),
             ("objective", OBJECTIVES),
         ):
@@ -166,7 +166,7 @@ class VAEFamily(Family):
                 raise ConfigError(
                     f"model.{key} must be one of {', '.join(allowed)}, got {m[key]!r}"
                 )
-        if m.decoder == "gaussian" and m.C <= 0:
+        if m.likelihood == "gaussian" and m.C <= 0:
             raise ConfigError(f"model.C must be > 0, got {m.C}")
         if m.get("num_classes", 0) < 0:
             raise ConfigError(f"model.num_classes must be >= 0, got {m.num_classes}")
@@ -185,11 +185,13 @@ class VAEFamily(Family):
             num_classes=self.num_classes,
         )
 
-    def init(self, key: jax.Array, batch: Batch) -> train_state.TrainState:
+    def init(
+        self, key: jax.Array, batch: Batch, total_steps: int | None = None
+    ) -> train_state.TrainState:
         module = self.module(batch["x"].shape[1:])
         y = self.labels(batch)
         params = module.init(key, batch["x"][:1], None if y is None else y[:1])["params"]
-        tx = make_optimizer(self.config.optimizer, self.total_steps)
+        tx = make_optimizer(self.config.optimizer, total_steps)
         return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
 
     def labels(self, batch: Batch) -> jax.Array | None:
@@ -208,14 +210,14 @@ class VAEFamily(Family):
     def log_px_given_z(self, x: jax.Array, out: jax.Array) -> jax.Array:
         """log p(x|z) per example, a true log-density (Gaussian includes its normalizer)."""
         m = self.config.model
-        if m.decoder == "bernoulli":
+        if m.likelihood == "bernoulli":
             return dist.bernoulli_log_prob(x, out)
         return dist.gaussian_c_log_prob(x, out, m.C)
 
     def reconstruction_loss(self, x: jax.Array, out: jax.Array) -> jax.Array:
         """The training reconstruction term: BCE, or the lecture's C * ||x - x_hat||^2."""
         m = self.config.model
-        if m.decoder == "bernoulli":
+        if m.likelihood == "bernoulli":
             return -dist.bernoulli_log_prob(x, out)
         return m.C * jnp.sum((x - out).reshape(x.shape[0], -1) ** 2, axis=-1)
 
@@ -250,12 +252,7 @@ class VAEFamily(Family):
         return loss, {"reconstruction": rec.mean(), "kl": kl.mean(), "beta": beta}
 
     def train_step(self, state, batch, key):
-        beta = beta_at(state.step, self.config.model)
-        (loss, aux), grads = jax.value_and_grad(self.loss, has_aux=True)(
-            state.params, state.apply_fn, batch, key, beta
-        )
-        state = state.apply_gradients(grads=grads)
-        return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        return beta_train_step(self.loss, self.config.model, state, batch, key)
 
     def eval_step(self, state, batch, key):
         """Per example: -ELBO (nats, beta = 1), its reconstruction and KL terms."""
@@ -286,7 +283,7 @@ class VAEFamily(Family):
     def decode(self, state, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
         """The decoder's mean image: sigmoid(logits) (Bernoulli) or x_hat (Gaussian)."""
         out = self._decode(state.params, state.apply_fn, z, y)
-        return jax.nn.sigmoid(out) if self.config.model.decoder == "bernoulli" else out
+        return jax.nn.sigmoid(out) if self.config.model.likelihood == "bernoulli" else out
 
     def reconstruct(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
         z = self.encode(state, x, y)
@@ -320,17 +317,8 @@ class VAEFamily(Family):
     ) -> dict[str, Any]:
         """Burda et al.'s active units: Var over data of E[z_u|x] above the threshold."""
         enc = jax.jit(self.encode)
-        means = np.concatenate(
-            [
-                np.asarray(
-                    enc(state, x[i : i + batch_size], None if y is None else y[i : i + batch_size])
-                )
-                for i in range(0, len(x), batch_size)
-            ]
-        )
-        var = means.var(axis=0)
-        thr = self.config.model.active_threshold
-        return {"active_units": int((var > thr).sum()), "posterior_mean_var": var.tolist()}
+        encode = lambda xb, yb: enc(state, xb, yb)  # noqa: E731
+        return active_units(encode, x, self.config.model.active_threshold, batch_size, y)
 
     def report(self, state, splits, workdir: Path, key) -> dict[str, Any]:
         from jaxgen import plotting
@@ -387,6 +375,37 @@ class VAEFamily(Family):
             codes_figure(self, state, test, figs / "codes.png")
 
 
+# -- pieces shared with the families built on this one (the sequence VAE) ---------------------
+def beta_train_step(loss_fn, model_cfg: ConfigDict, state, batch: Batch, key):
+    """One update of `loss_fn(params, apply_fn, batch, key, beta)` at the schedule's beta.
+
+    Returns the new state and the metrics (loss, grad_norm and `loss_fn`'s aux).
+    """
+    beta = beta_at(state.step, model_cfg)
+    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, state.apply_fn, batch, key, beta
+    )
+    state = state.apply_gradients(grads=grads)
+    return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+
+
+def active_units(
+    encode, x: np.ndarray, threshold: float, batch_size: int = 1000, y: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Burda et al.'s active units of posterior means `encode(x_batch, y_batch)`.
+
+    A unit u is active when Var over the data of E[z_u|x] exceeds `threshold`.
+    """
+    means = np.concatenate(
+        [
+            np.asarray(encode(x[i : i + batch_size], None if y is None else y[i : i + batch_size]))
+            for i in range(0, len(x), batch_size)
+        ]
+    )
+    var = means.var(axis=0)
+    return {"active_units": int((var > threshold).sum()), "posterior_mean_var": var.tolist()}
+
+
 # -- figures shared by the experiments -------------------------------------------------------
 def interpolation_strips(family, state, x0, x1, steps: int = 10) -> dict[str, np.ndarray]:
     """Decoded lerp and slerp paths between the codes of two images, endpoints included."""
@@ -434,7 +453,9 @@ def make_family(config: ConfigDict) -> VAEFamily:
 __all__ = [
     "VAE",
     "VAEFamily",
+    "active_units",
     "beta_at",
+    "beta_train_step",
     "codes_figure",
     "config",
     "interpolation_strips",

@@ -39,13 +39,18 @@ class Family(abc.ABC):
 
     def __init__(self, config: ConfigDict):
         self.config = config
-        # Set by the loop before `init`: the run's total number of train steps, which
-        # learning-rate schedules (cosine, piecewise) need.
-        self.total_steps = 1
 
     @abc.abstractmethod
-    def init(self, key: Array, batch: Batch) -> State:
-        """Builds the initial train state from an example batch (shapes only)."""
+    def init(self, key: Array, batch: Batch, total_steps: int | None = None) -> State:
+        """Builds the initial train state from an example batch (shapes only).
+
+        Args:
+            key: the init key.
+            batch: an example batch; only its shapes are read.
+            total_steps: the run's number of train steps, which decaying learning-rate
+                schedules (cosine, warm-up cosine) need; `None` where only the state's
+                shapes matter (a schedule that needs it then says so).
+        """
 
     @abc.abstractmethod
     def train_step(self, state: State, batch: Batch, key: Array) -> tuple[State, Metrics]:

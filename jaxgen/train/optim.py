@@ -29,9 +29,15 @@ def optimizer_config(**overrides) -> ml_collections.ConfigDict:
     return cfg
 
 
-def make_schedule(cfg: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
+def make_schedule(cfg: ml_collections.ConfigDict, total_steps: int | None) -> optax.Schedule:
+    """The learning rate against the step; `total_steps` (None: unknown) sets a decay's end."""
     if cfg.schedule == "constant":
         return optax.constant_schedule(cfg.lr)
+    if total_steps is None and cfg.schedule in ("cosine", "warmup_cosine"):
+        raise ConfigError(
+            f"optimizer.schedule={cfg.schedule!r} decays over the run: pass the run's "
+            "total_steps to the family's init"
+        )
     if cfg.schedule == "cosine":
         return optax.cosine_decay_schedule(cfg.lr, max(total_steps, 1))
     if cfg.schedule == "warmup_cosine":
@@ -53,7 +59,7 @@ def make_schedule(cfg: ml_collections.ConfigDict, total_steps: int) -> optax.Sch
 
 
 def make_optimizer(
-    cfg: ml_collections.ConfigDict, total_steps: int
+    cfg: ml_collections.ConfigDict, total_steps: int | None
 ) -> optax.GradientTransformation:
     """The optax transformation named by `cfg`, with its schedule and optional clipping."""
     lr = make_schedule(cfg, total_steps)

@@ -51,7 +51,6 @@ class Trainer:
             )
         self.chunk = min(tc.steps_per_scan or self.steps_per_epoch, self.steps_per_epoch)
         self.total_steps = self.steps_per_epoch * tc.num_epochs
-        family.total_steps = self.total_steps
         self.transform = data_lib.batch_transform(config.dataset)
         if self.mesh is not None and tc.batch_size % self.mesh.size:
             raise ConfigError(
@@ -71,19 +70,19 @@ class Trainer:
     def example_batch(self) -> dict[str, jax.Array]:
         return {k: v[: self.batch_size] for k, v in self.train_data.items()}
 
+    def _init_fn(self) -> Callable:
+        """Every seed's initial state from its key, knowing the run's length (schedules)."""
+        batch, total = self.example_batch(), self.total_steps
+        return jax.vmap(lambda k: self.family.init(named_key(k, "init"), batch, total))
+
     def init(self) -> Any:
-        batch = self.example_batch()
-        init = jax.vmap(lambda k: self.family.init(named_key(k, "init"), batch))
-        return jax.jit(init)(self.keys)
+        return jax.jit(self._init_fn())(self.keys)
 
     def abstract_state(self) -> Any:
         """Shapes, dtypes and shardings of the state: replicated over the mesh if there is
         one, else on the first local device (also when restoring a multi-process run's
         checkpoint on one process: orbax needs the target's sharding to change topology)."""
-        batch = self.example_batch()
-        shapes = jax.eval_shape(
-            jax.vmap(lambda k: self.family.init(named_key(k, "init"), batch)), self.keys
-        )
+        shapes = jax.eval_shape(self._init_fn(), self.keys)
         if self.mesh is None:
             sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
         else:

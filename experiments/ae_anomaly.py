@@ -151,8 +151,8 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         names = ", ".join(config.models)
         raise ConfigError(f"select={config.select!r}: neither 'validation' nor one of {names}")
     workdir = experiment.start(workdir, config)
-    first = next(iter(config.models.values()))
-    full = splits if splits is not None else data_lib.load(first.dataset)
+    data_cfg = next(iter(config.models.values())).dataset  # every candidate reads MNIST
+    full = splits if splits is not None else data_lib.load(data_cfg)
     rows, per_seed, kept = [], {name: [] for name in config.models}, {}
     for d in config.digits:
         row, seeds, scores, labels = _digit(config, full, int(d), workdir)
@@ -213,7 +213,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         "digit'. Columns per model: AUROC of the absolute reconstruction error, of the "
         f"relative error ||x - x_hat||^2 / ||x||^2 (mean and std over {first.num_seeds} "
         "seeds trained side by side with vmap), and of the seeds' ensemble. Baselines: "
-        f"PCA reconstruction error (k={first.model.code_size}), absolute and relative, and the "
+        f"PCA reconstruction error (k={config.pca_components}), absolute and relative, and the "
         f"mean distance to the {config.knn_k} nearest training images.",
         "Protocol: only the normal digit's training images are seen in training; the "
         "settings are fixed for all digits. The headline model is the candidate whose "

@@ -10,7 +10,10 @@ Three measurements, each a ratio taken in one process with the sides alternating
   H=256), against a scan doing only its three matmuls per step (h W, dz W^T, h^T dz). The
   difference is the gates' elementwise work, which runs between small matmuls.
 - `conv`: every convolution of the conv AE, forward + both backward passes, XLA's
-  `conv_general_dilated` against `torch.nn.functional.conv2d` (oneDNN) at the same shape.
+  `conv_general_dilated` against `torch.nn.functional.conv2d` (oneDNN) at the same shape,
+  and the same convolution in the formulations issue 18 asked to try on XLA:CPU: NCHW
+  layout, and im2col as one matmul, its columns built either by
+  `lax.conv_general_dilated_patches` or by concatenating the k*k shifted slices.
 
 The 8-seed floor (8 x one seed's FLOPs at the measured peak) needs no measurement of its own;
 `run.py` derives it from the `seeds` and `peak` sections.
@@ -171,9 +174,66 @@ def lstm_elementwise_share(scale, reps: int) -> dict[str, Any]:
     }
 
 
-def conv_layers(scale, reps: int, torch_mode: str) -> list[dict[str, Any]]:
+def _conv_nhwc(x, w, s):
     from jax import lax
 
+    return lax.conv_general_dilated(
+        x, w, (s, s), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+
+
+def _conv_nchw(x, w, s):
+    from jax import lax
+
+    y = lax.conv_general_dilated(
+        jnp.transpose(x, (0, 3, 1, 2)),
+        jnp.transpose(w, (3, 2, 0, 1)),
+        (s, s),
+        "SAME",
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+    )
+    return jnp.transpose(y, (0, 2, 3, 1))
+
+
+def _conv_patches(x, w, s):
+    """im2col by XLA's patch extraction (channel-major columns), then one matmul."""
+    from jax import lax
+
+    k, _, cin, cout = w.shape
+    cols = lax.conv_general_dilated_patches(
+        x, (k, k), (s, s), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    return cols @ jnp.transpose(w, (2, 0, 1, 3)).reshape(cin * k * k, cout)
+
+
+def _conv_shifts(x, w, s):
+    """im2col by concatenating the k*k (strided) shifted slices of the padded input."""
+    k, _, cin, cout = w.shape
+    hh, ww = x.shape[1], x.shape[2]
+    oh, ow = -(-hh // s), -(-ww // s)
+    ph, pw = max((oh - 1) * s + k - hh, 0), max((ow - 1) * s + k - ww, 0)
+    xp = jnp.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    cols = jnp.concatenate(
+        [
+            xp[:, i : i + (oh - 1) * s + 1 : s, j : j + (ow - 1) * s + 1 : s]
+            for i in range(k)
+            for j in range(k)
+        ],
+        axis=-1,
+    )
+    return cols @ w.reshape(k * k * cin, cout)
+
+
+# The XLA formulations timed against each other (and against torch) per layer.
+CONV_FORMS = {
+    "xla": _conv_nhwc,
+    "xla_nchw": _conv_nchw,
+    "im2col_patches": _conv_patches,
+    "im2col_shifts": _conv_shifts,
+}
+
+
+def conv_layers(scale, reps: int, torch_mode: str) -> list[dict[str, Any]]:
     torch = None
     if torch_mode != "off":
         import torch
@@ -186,14 +246,15 @@ def conv_layers(scale, reps: int, torch_mode: str) -> list[dict[str, Any]]:
         x = rng.standard_normal((bs, hh, ww, cin)).astype(np.float32)
         w = (rng.standard_normal((k, k, cin, cout)) * 0.1).astype(np.float32)
 
-        def loss(x, w, s=s):
-            y = lax.conv_general_dilated(
-                x, w, (s, s), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-            )
-            return jnp.sum(y * y)
+        sides = []
+        for form, conv in CONV_FORMS.items():
 
-        jfn = jax.jit(jax.grad(loss, argnums=(0, 1)))
-        sides = [Side("xla", _repeat(jfn, (jnp.asarray(x), jnp.asarray(w)), calls))]
+            def loss(x, w, s=s, conv=conv):
+                y = conv(x, w, s)
+                return jnp.sum(y * y)
+
+            jfn = jax.jit(jax.grad(loss, argnums=(0, 1)))
+            sides.append(Side(form, _repeat(jfn, (jnp.asarray(x), jnp.asarray(w)), calls)))
         oh = -(-hh // s)
         flops = 3 * 2 * bs * oh * (-(-ww // s)) * cout * k * k * cin
         if torch is not None:
@@ -235,4 +296,4 @@ def why_section(scale, torch_mode: str = "on") -> dict[str, Any]:
     }
 
 
-__all__ = ["CONV_LAYERS", "why_section"]
+__all__ = ["CONV_FORMS", "CONV_LAYERS", "why_section"]

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.profile import CONV_FORMS
 from benchmarks.sections import ROOT, SCALES, SECTIONS
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -38,7 +39,7 @@ TIMEOUT_S = {
     "lstm": 480,
     "seeds": 480,
     "memory": 300,
-    "why": 300,
+    "why": 900,  # the conv formulations include slow ones (im2col by patches)
 }
 COMMAND = "make bench"
 
@@ -291,10 +292,17 @@ def why_notes(results: dict[str, Any]) -> list[str]:
         cells = []
         for r in w["conv"]:
             t = f", torch {r['torch_gflops']:.0f}" if "torch_gflops" in r else ""
-            cells.append(f"{r['layer']}: XLA {r['xla_gflops']:.0f}{t}")
+            forms = ", ".join(
+                f"{f} {r[f + '_gflops']:.0f}"
+                for f in CONV_FORMS
+                if f != "xla" and f + "_gflops" in r
+            )
+            cells.append(f"{r['layer']}: XLA {r['xla_gflops']:.0f}{t} ({forms})")
         out.append(
             f"- why, conv: GFLOP/s of each convolution, forward + both backward passes, batch "
-            f"{w['conv'][0]['batch']} (matmul peak {w['peak_gflops']:.0f}): "
+            f"{w['conv'][0]['batch']} (matmul peak {w['peak_gflops']:.0f}), XLA NHWC against "
+            "torch and, in brackets, the other XLA formulations (NCHW layout; im2col + one "
+            "matmul, its columns from XLA's patches or from shifted slices): "
             + "; ".join(cells)
             + "."
         )

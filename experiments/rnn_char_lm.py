@@ -33,6 +33,7 @@ from pathlib import Path
 
 from jaxgen import plotting
 from jaxgen.config import ConfigDict
+from jaxgen.evaluation import curves
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table, write_report
 from jaxgen.results import row as result_row
@@ -105,29 +106,24 @@ def get_config(arg: str | None = None) -> ConfigDict:
 
 def curve_figures(workdir: Path, config: ConfigDict) -> list[Path]:
     """Validation bits/char (windows of `eval_seq_len` from a zero state) against training
-    characters and against training seconds."""
-    rows = [r for r in MetricsLog(workdir / "metrics.jsonl").read() if not r.get("final")]
-    seconds = {r["step"]: r["train_seconds"] for r in rows if "train_seconds" in r}
-    val = [r for r in rows if r.get("split") == "val" and r["step"] in seconds]
-    if not val:
+    characters and against training CPU seconds."""
+    c = curves.metric_curve(workdir, "bpc", split="val")
+    if c is None:
         return []
     chars_per_step = config.train.batch_size * config.dataset.seq_len
-    bpc = [r["bpc"] for r in val]
-    out = []
-    for name, x, xlabel in (
-        ("learning_curve_chars", [r["step"] * chars_per_step for r in val], "training characters"),
-        ("learning_curve_seconds", [seconds[r["step"]] for r in val], "training seconds (CPU)"),
-    ):
-        out.append(
-            plotting.curves(
-                {"validation bits/char": (x, bpc)},
-                workdir / "figures" / f"{name}.png",
-                xlabel=xlabel,
-                ylabel="bits per character",
-                title="character LM, held-out validation files",
-            )
+    return [
+        plotting.curves(
+            {"validation bits/char": (x, c.values)},
+            workdir / "figures" / f"{name}.png",
+            xlabel=xlabel,
+            ylabel="bits per character",
+            title="character LM, held-out validation files",
         )
-    return out
+        for name, x, xlabel in (
+            ("learning_curve_chars", c.steps * chars_per_step, "training characters"),
+            ("learning_curve_seconds", c.seconds, "training seconds (CPU)"),
+        )
+    ]
 
 
 def run(config: ConfigDict, workdir: str) -> dict:

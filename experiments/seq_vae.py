@@ -46,20 +46,20 @@ a teacher-forced accuracy of ~0.6 leaves that low (MusicVAE's models are far mor
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from jaxgen import data as data_lib
+from jaxgen import experiment
 from jaxgen.config import ConfigDict
 from jaxgen.data import stdlib_sequences as seqs
 from jaxgen.errors import ConfigError
+from jaxgen.evaluation import curves
 from jaxgen.families import seqvae
 from jaxgen.families.rnn import variant
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
 from jaxgen.train import train
-from jaxgen.train.rundir import write_json
 
 KINDS = ("identifiers", "lines", "blocks")
 DECODERS = ("flat", "hierarchical")
@@ -168,75 +168,84 @@ def cell_config(c: ConfigDict, kind: str, decoder: str, measure: str, num_train:
 
 
 def run(config: ConfigDict, workdir: str) -> dict:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = experiment.start(workdir, config)
     t_start = time.time()
-    rows, samples, interpolations = [], [], {}
-    for kind in config.kinds:
-        splits = data_lib.load(config[kind].dataset)  # once per length; shared by its cells
-        for decoder in config.decoders:
-            for measure in config.measures:
-                name = f"{kind}_{decoder}_{measure}"
-                t0 = time.time()
-                cfg = cell_config(config, kind, decoder, measure, len(splits.train["x"]))
-                result = train(cfg, workdir / name, splits=splits)
-                s, rep = result.summary, result.summary["report"]
-                test = s["test"]
-                rows.append(
-                    {
-                        "sequences": kind,
-                        "decoder": decoder,
-                        "counter-measure": measure,
-                        "char acc (greedy)": test["char_accuracy_greedy"],
-                        "seq acc (greedy)": test["seq_accuracy_greedy"],
-                        "char acc (forced)": test["char_accuracy_forced"],
-                        "char acc (sampled)": test.get("char_accuracy_sampled"),
-                        "KL": test["kl"],
-                        "-ELBO": test["loss"],
-                        f"NLL (k={rep.get('test_nll_k')})": rep.get("test_nll"),
-                        "active units": f"{rep['active_units']}/{rep['latent_dim']}",
-                        # The run's training time, also when a finished run is re-evaluated.
-                        "train seconds": round(s["steps"] / s["steps_per_second"])
-                        if s.get("steps_per_second")
-                        else round(time.time() - t0),
-                    }
-                )
-                samples.append(
-                    {"run": name, **{f"sample {i}": t for i, t in enumerate(rep["samples"][:3])}}
-                )
-                interpolations[name] = rep["interpolation"]
-                print(
-                    f"{name}: "
-                    + json.dumps(
-                        {
-                            k: v
-                            for k, v in rows[-1].items()
-                            if k not in ("sequences", "decoder", "counter-measure")
-                        },
-                        default=str,
-                    ),
-                    flush=True,
-                )
-    table = markdown_table(rows)
+    samples, interpolations, loaded = [], {}, {}
+
+    def measure_cell(cell: tuple[str, str, str]) -> dict:
+        kind, decoder, measure = cell
+        if kind not in loaded:  # once per length, shared by its cells
+            loaded.clear()
+            loaded[kind] = data_lib.load(config[kind].dataset)
+        splits, name, t0 = loaded[kind], "_".join(cell), time.time()
+        cfg = cell_config(config, kind, decoder, measure, len(splits.train["x"]))
+        s = train(cfg, workdir / name, splits=splits).summary
+        rep, test = s["report"], s["test"]
+        samples.append(
+            {"run": name, **{f"sample {i}": t for i, t in enumerate(rep["samples"][:3])}}
+        )
+        interpolations[name] = rep["interpolation"]
+        return {
+            "sequences": kind,
+            "decoder": decoder,
+            "counter-measure": measure,
+            "char acc (greedy)": test["char_accuracy_greedy"],
+            "seq acc (greedy)": test["seq_accuracy_greedy"],
+            "char acc (forced)": test["char_accuracy_forced"],
+            "char acc (sampled)": test.get("char_accuracy_sampled"),
+            "KL": test["kl"],
+            "-ELBO": test["loss"],
+            f"NLL (k={rep.get('test_nll_k')})": rep.get("test_nll"),
+            "active units": f"{rep['active_units']}/{rep['latent_dim']}",
+            # The run's training time, also when a finished run is re-evaluated.
+            "train seconds": round(s["steps"] / s["steps_per_second"])
+            if s.get("steps_per_second")
+            else round(time.time() - t0),
+        }
+
+    cells = [(k, d, m) for k in config.kinds for d in config.decoders for m in config.measures]
+    rows = experiment.each(cells, measure_cell)
     wall = time.time() - t_start
-    _learning_curves(config, workdir)
-    summary = {
-        "variant": config.variant,
-        "rows": rows,
-        "samples": samples,
-        "interpolations": interpolations,
-        "wall_seconds": wall,
-    }
+    _learning_curves(workdir)
+    results = []
     if config.variant in ("full", "long"):
-        summary["results"] = _results_rows(rows, config)
+        results = _results_rows(rows, config)
     if config.variant == "blocks":
-        summary["results"] = _blocks_rows(rows, config)
-    write_json(workdir / "summary.json", summary)
-    (workdir / "results.md").write_text(table)
-    report = _report(config, workdir, table, samples, interpolations, wall)
-    (workdir / "report.md").write_text(report)
-    print(table)
-    print(report[report.index("## Interpolation") :])
+        results = _blocks_rows(rows, config)
+    interp = []
+    for name, tab in interpolations.items():
+        interp += [f"### {name}\n", markdown_table(seqs.table_rows(tab))]
+    summary = experiment.finish(
+        workdir,
+        f"Sequence VAE: flat vs hierarchical decoder, posterior collapse ({config.variant})",
+        rows,
+        results,
+        intro=[
+            "Held-out files of the standard library; accuracies from z = mu (greedy: the "
+            "decoder feeds back its own outputs; forced: teacher forcing); KL and -ELBO in nats "
+            "per sequence (beta = 1, no free bits); NLL: importance-sampled (IWAE bound)."
+        ],
+        notes=[
+            f"Counter-measures: kl_warmup = beta 0 -> 1 over the first "
+            f"{config.warmup_fraction:.0%} of the steps; free_bits = {dict(config.free_bits)} "
+            f"nats per latent dimension; word_dropout = {config.word_dropout}. Epochs per run: "
+            f"{dict(config.epochs)}, batch {config.identifiers.train.batch_size}. Total wall "
+            f"time {wall / 60:.1f} min.",
+            "## Samples from the prior (temperature "
+            f"{config.identifiers.model.sample_temperature})\n",
+            markdown_table(seqs.table_rows(samples)),
+            "## Interpolation (greedy decodings of lerp and slerp between two posterior means)\n",
+            *interp,
+        ],
+        figures=["curve_reconstruction.png", "curve_char_accuracy.png"],
+        extra={
+            "variant": config.variant,
+            "samples": samples,
+            "interpolations": interpolations,
+            "wall_seconds": wall,
+        },
+    )
+    print("\n".join(interp))
     return summary
 
 
@@ -277,53 +286,13 @@ def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
     ]
 
 
-def _learning_curves(config: ConfigDict, workdir: Path) -> None:
+def _learning_curves(workdir: Path) -> None:
     """Training loss and teacher-forced accuracy of every cell against its training CPU time."""
-    from jaxgen import plotting
-    from jaxgen.train.rundir import MetricsLog
-
-    for metric, label in (("reconstruction", "CE nats / sequence"), ("char_accuracy", "")):
-        series, cpu = {}, True
-        for cell in sorted(p for p in workdir.iterdir() if (p / "metrics.jsonl").is_file()):
-            log = MetricsLog(cell / "metrics.jsonl", writable=False)
-            rows = [r for r in log.read() if r["split"] == "train"]
-            if rows and metric in rows[0]:
-                # Process CPU time where the run logged it (fair between runs that shared a
-                # core with other work); wall-clock time for runs from before it was logged.
-                clock = "train_cpu_seconds" if "train_cpu_seconds" in rows[0] else "train_seconds"
-                cpu = cpu and clock == "train_cpu_seconds"
-                series[cell.name] = (
-                    [r[clock] / 60 for r in rows],
-                    [r[metric] for r in rows],
-                )
-        if series:
-            plotting.curves(
-                series,
-                workdir / f"curve_{metric}.png",
-                xlabel="training CPU minutes" if cpu else "training minutes (wall clock)",
-                ylabel=label or f"{metric} (teacher-forced)",
-                title="training, against CPU time",
-            )
-
-
-def _report(config, workdir, table, samples, interpolations, wall) -> str:
-    text = [
-        f"# Sequence VAE: flat vs hierarchical decoder, posterior collapse ({config.variant})\n",
-        "Held-out files of the standard library; accuracies from z = mu (greedy: the decoder "
-        "feeds back its own outputs; forced: teacher forcing); KL and -ELBO in nats per "
-        "sequence (beta = 1, no free bits); NLL: importance-sampled (IWAE bound).\n",
-        table,
-        "![loss against CPU time](curve_reconstruction.png) "
-        "![accuracy against CPU time](curve_char_accuracy.png)\n",
-        f"Counter-measures: kl_warmup = beta 0 -> 1 over the first {config.warmup_fraction:.0%} "
-        f"of the steps; free_bits = {dict(config.free_bits)} nats per latent dimension; "
-        f"word_dropout = {config.word_dropout}. Epochs per run: {dict(config.epochs)}, batch "
-        f"{config.identifiers.train.batch_size}. Total wall time {wall / 60:.1f} min.\n",
-        f"## Samples from the prior (temperature {config.identifiers.model.sample_temperature})\n",
-        markdown_table(seqs.table_rows(samples)),
-        "## Interpolation (greedy decodings of lerp and slerp between two posterior means)\n",
-    ]
-    for name, tab in interpolations.items():
-        text += [f"### {name}\n", markdown_table(seqs.table_rows(tab))]
-    text.append(f"Reproduce: `make reproduce RUN={workdir}`\n")
-    return "\n".join(text)
+    cells = {p.name: p for p in sorted(workdir.iterdir()) if (p / "metrics.jsonl").is_file()}
+    for metric, label in (
+        ("reconstruction", "CE nats / sequence"),
+        ("char_accuracy", "char_accuracy (teacher-forced)"),
+    ):
+        curves.learning_curves(
+            cells, metric, workdir / f"curve_{metric}.png", ylabel=label, title="training"
+        )

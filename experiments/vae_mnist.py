@@ -39,12 +39,11 @@ import numpy as np
 
 from jaxgen import experiment
 from jaxgen.config import ConfigDict
-from jaxgen.evaluation import likelihood
+from jaxgen.evaluation import curves, likelihood
 from jaxgen.families import vae
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-from jaxgen.train.rundir import MetricsLog
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -285,16 +284,10 @@ def _loss_vs_time(runs: list[Path], figs: Path) -> Path:
         if run.resolve() in seen or not summary.is_file():
             continue
         seen.add(run.resolve())
-        rows = MetricsLog(run / "vae" / "metrics.jsonl").read()
-        seconds = {r["step"]: r["train_seconds"] for r in rows if r["split"] == "train"}
-        val = [
-            (seconds[r["step"]], r["loss"])
-            for r in rows
-            if r["split"] == "val" and r["step"] in seconds
-        ]
-        if not val:
+        curve = curves.metric_curve(run / "vae", "loss", split="val")
+        if curve is None:
             continue
-        t, loss = np.array(sorted(val)).T
+        t, loss = curve.seconds, curve.values
         top = max(top, loss[-1] + 10)
         line = ax.plot(t / 60, loss, label=f"{run.name}: validation loss")[0]
         s = json.loads(summary.read_text())

@@ -50,3 +50,22 @@ def test_tiny_why_section_measures_every_part_and_renders():
     seeds = {"gan2d": {"flops_per_step_1_seed": 1e6, "ms_per_step_1_seed": 1.0}}
     notes = why_notes({"why": res, "seeds": seeds, "peak": {"jax_gflops": 100.0}})
     assert len(notes) == 4 and "at least 0.08 ms" in notes[-1]
+
+
+def test_conv_formulations_compute_the_same_convolution():
+    """The bench's im2col and NCHW forms are the NHWC conv (values and both gradients)."""
+    from benchmarks.profile import CONV_FORMS, CONV_LAYERS
+
+    rng = np.random.default_rng(0)
+    for _, (hh, ww, cin), k, cout, s in CONV_LAYERS:
+        x = jnp.asarray(rng.standard_normal((2, hh, ww, cin)), jnp.float32)
+        w = jnp.asarray(rng.standard_normal((k, k, cin, cout)) * 0.1, jnp.float32)
+
+        def grads(conv, x=x, w=w, s=s):
+            return jax.grad(lambda a, b: jnp.sum(conv(a, b, s) ** 2), argnums=(0, 1))(x, w)
+
+        ref, ref_g = CONV_FORMS["xla"](x, w, s), grads(CONV_FORMS["xla"])
+        for conv in CONV_FORMS.values():
+            np.testing.assert_allclose(conv(x, w, s), ref, rtol=1e-4, atol=1e-4)
+            for g, r in zip(grads(conv), ref_g, strict=True):
+                np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-3)

@@ -58,3 +58,32 @@ def test_ported_experiments_write_their_rows(spec, tmp_path):
         for r in s["rows"]:
             sub = json.loads((tmp_path / r["cell"] / "summary.json").read_text())
             assert r["test_accuracy"] == sub["test"]["accuracy"]
+
+
+def test_learning_curves_pair_each_split_with_the_training_clock(tmp_path):
+    """Validation rows take the CPU seconds of the training row at their step; final
+    evaluations and steps without a training row are not points of the curve."""
+    import doctest
+
+    from jaxgen.evaluation import curves
+
+    assert doctest.testmod(curves).failed == 0
+    rows = [
+        {"step": 1, "split": "train", "train_seconds": 5.0, "train_cpu_seconds": 4.0, "loss": 9.0},
+        {"step": 2, "split": "train", "train_seconds": 9.0, "train_cpu_seconds": 7.0, "loss": 8.0},
+        {"step": 2, "split": "val", "loss": 8.5},
+        {"step": 3, "split": "val", "loss": 8.4},  # no training row at step 3
+        {"step": 2, "split": "val", "final": True, "loss": 1.0},
+    ]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    val = curves.metric_curve(run, "loss", split="val")
+    assert val.steps.tolist() == [2] and val.seconds.tolist() == [7.0]
+    assert val.values.tolist() == [8.5] and val.clock == "train_cpu_seconds"
+    assert curves.metric_curve(run, "loss").values.tolist() == [9.0, 8.0]
+    assert curves.metric_curve(run, "bpc") is None
+    assert curves.metric_curve(tmp_path / "nothing", "loss") is None
+    fig = curves.learning_curves({"a": run, "b": tmp_path / "nothing"}, "loss", tmp_path / "c.png")
+    assert fig is not None and fig.is_file()
+    assert curves.learning_curves({"a": run}, "bpc", tmp_path / "d.png") is None

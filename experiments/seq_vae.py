@@ -38,6 +38,8 @@ greedy / sampled, KL nats, training CPU seconds; flat decoder 0.616 / 0.168 / 0.
   --config.blocks.model.num_segments=32 (32 x 8):  0.557 / 0.283 / 0.144, 62.3; 1,064 s
   --config.free_bits.blocks=0.5:                   0.572 / 0.266 / 0.142, 30.5;   993 s
   --config.epochs.blocks=20 (the flat's time):     0.601 / 0.262 / 0.148, 61.8; 1,738 s
+  --config.blocks.model.conductor_size=64:         0.570 / 0.237 / 0.143, 62.2; 1,217 s
+  --config.blocks.model.conductor_size=256:        0.577 / 0.264 / 0.145, 62.0; 1,225 s
 More, shorter segments help greedy decoding (the conductor re-anchors every segment) and
 cost teacher-forced accuracy; sampled accuracy stays at ~0.145 whatever the decoder, because
 at temperature 1 it is bounded by the probability the model gives the right character, and

@@ -72,6 +72,19 @@ def base_config(family: str, dataset: str = "mnist") -> ConfigDict:
     )
 
 
+def variant(cfg: ConfigDict, **dotted) -> ConfigDict:
+    """A locked copy of `cfg` with dotted keys replaced: variant(c, **{"model.cell": "gru"})."""
+    out = ConfigDict(cfg.to_dict())
+    for key, value in dotted.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node[part]
+        node[last] = value
+    out.lock()
+    return out
+
+
 def load_module(path: str | Path) -> ModuleType:
     """Imports a config/experiment file by path."""
     path = Path(path)

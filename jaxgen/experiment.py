@@ -7,6 +7,10 @@ experiment's config and environment (`start`), a row per variant printed as it i
 the README's results rows, `results.md`, `report.md` with the table, the figures and the
 reproduce line, and the table printed.
 
+An experiment that varies one key of one run config needs no code at all: its config names
+the runs (`base`, `sweep_key`, `sweep_values`), the table's columns (paths into each run's
+summary) and the README rows, and its module says `run = experiment.sweep` (see `sweep`).
+
 Example:
     >>> from jaxgen import experiment
     >>> from jaxgen.config import ConfigDict
@@ -24,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from jaxgen.errors import ConfigError
 from jaxgen.report import markdown_table, reproduce_command
 from jaxgen.train.rundir import experiment_dir, write_json
 
@@ -87,4 +92,55 @@ def finish(
     return summary
 
 
-__all__ = ["each", "finish", "start"]
+def _at(summary: dict, path: str) -> Any:
+    """`summary["test"]["accuracy"]` for the path "test.accuracy"."""
+    node: Any = summary
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"columns: the run's summary has no {path!r} (missing {part!r})")
+        node = node[part]
+    return node
+
+
+def sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
+    """Trains `config.base` once per value of `config.sweep_key`, on data loaded once; one row each.
+
+    The config, all data (big_vision style):
+      - `title`; `base`: a run config; `sweep_key`: a dotted key of it; `sweep_values`:
+        the values it takes, one run each.
+      - `columns`: table column -> dotted path into each run's `summary.json`.
+      - `results`: README rows by name, each with `experiment`, `metric`, `column` (whose values,
+        joined by " / ", are the row's numbers), `digits`, `command` and `published`.
+    Sub-runs are named by the value (`workdir/lstm`, ...), so a stopped sweep resumes.
+
+    Example (a module): `get_config` returning such a config, and `run = experiment.sweep`.
+    """
+    from jaxgen import data as data_lib
+    from jaxgen.config import variant
+    from jaxgen.results import row as result_row
+    from jaxgen.train import train
+
+    workdir = start(workdir, config)
+    splits = data_lib.load(config.base.dataset)
+    label = config.sweep_key.rsplit(".", 1)[-1]
+
+    def measure(value: Any) -> dict:
+        cfg = variant(config.base, **{config.sweep_key: value})
+        s = train(cfg, workdir / str(value), splits=splits).summary
+        return {label: value, **{col: _at(s, path) for col, path in config.columns.items()}}
+
+    rows = each(config.sweep_values, measure)
+    results = [
+        result_row(
+            r.experiment,
+            f"{r.metric}: " + " / ".join(str(row[label]) for row in rows),
+            " / ".join(f"{row[r.column]:.{r.digits}f}" for row in rows),
+            r.command,
+            published=r.published,
+        )
+        for r in config.results.values()
+    ]
+    return finish(workdir, config.title, rows, results)
+
+
+__all__ = ["each", "finish", "start", "sweep"]

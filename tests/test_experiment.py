@@ -44,7 +44,7 @@ def test_finish_writes_summary_table_and_report(tmp_path):
 def test_ported_experiments_write_their_rows(spec, tmp_path):
     config, module = build(spec)
     s = module.run(config, str(tmp_path))
-    cells = list(config.cells)
+    cells = list(config.get("cells") or config.sweep_values)  # rnn_mnist is a declared sweep
     assert [r["cell"] for r in s["rows"]] == cells * len(config.get("lags", [None]))
     assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(s))
     for res in s["results"]:
@@ -87,3 +87,13 @@ def test_learning_curves_pair_each_split_with_the_training_clock(tmp_path):
     fig = curves.learning_curves({"a": run, "b": tmp_path / "nothing"}, "loss", tmp_path / "c.png")
     assert fig is not None and fig.is_file()
     assert curves.learning_curves({"a": run}, "bpc", tmp_path / "d.png") is None
+
+
+def test_sweep_columns_are_paths_into_the_summary():
+    from jaxgen.errors import ConfigError
+
+    summary = {"test": {"accuracy": 0.5}, "epochs": 2}
+    assert experiment._at(summary, "test.accuracy") == 0.5  # noqa: SLF001
+    assert experiment._at(summary, "epochs") == 2  # noqa: SLF001
+    with pytest.raises(ConfigError, match="no 'test.acc'"):
+        experiment._at(summary, "test.acc")  # noqa: SLF001

@@ -26,7 +26,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from jaxgen.config import ConfigDict, base_config
+from jaxgen.config import ConfigDict, base_config, variant
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import sequence as seq_eval
 from jaxgen.models import rnn
@@ -80,19 +80,6 @@ def config(task: str = "adding", **model) -> ConfigDict:
     cfg.dataset.curriculum_min_len = 0  # adding: mix training lags from this up to seq_len
     cfg.optimizer.grad_clip = 1.0  # exploding gradients are part of the story; clip them
     return cfg
-
-
-def variant(cfg: ConfigDict, **dotted) -> ConfigDict:
-    """A locked copy of `cfg` with dotted keys replaced: variant(c, **{"model.cell": "gru"})."""
-    out = ConfigDict(cfg.to_dict())
-    for key, value in dotted.items():
-        *path, last = key.split(".")
-        node = out
-        for p in path:
-            node = node[p]
-        node[last] = value
-    out.lock()
-    return out
 
 
 class _Stack:

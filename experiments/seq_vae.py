@@ -51,8 +51,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from jaxgen import data as data_lib
-from jaxgen import experiment
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.data import stdlib_sequences as seqs
 from jaxgen.errors import ConfigError
@@ -172,7 +174,7 @@ def cell_config(c: ConfigDict, kind: str, decoder: str, measure: str, num_train:
 def run(config: ConfigDict, workdir: str) -> dict:
     workdir = experiment.start(workdir, config)
     t_start = time.time()
-    samples, interpolations, loaded = [], {}, {}
+    samples, interpolations, loaded, by_offset = [], {}, {}, {}
 
     def measure_cell(cell: tuple[str, str, str]) -> dict:
         kind, decoder, measure = cell
@@ -187,6 +189,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
             {"run": name, **{f"sample {i}": t for i, t in enumerate(rep["samples"][:3])}}
         )
         interpolations[name] = rep["interpolation"]
+        seg = cfg.dataset.seq_len // config[kind].model.num_segments
+        by_offset[name] = _by_segment_offset(rep.get("position_accuracy"), seg)
         return {
             "sequences": kind,
             "decoder": decoder,
@@ -199,6 +203,10 @@ def run(config: ConfigDict, workdir: str) -> dict:
             "-ELBO": test["loss"],
             f"NLL (k={rep.get('test_nll_k')})": rep.get("test_nll"),
             "active units": f"{rep['active_units']}/{rep['latent_dim']}",
+            # Teacher-forced accuracy at the first position of each (conductor) segment and
+            # at the others: the hierarchical decoder's lower LSTM restarts at each segment.
+            "forced at segment starts": by_offset[name]["forced"][0],
+            "forced elsewhere": by_offset[name]["forced_rest"],
             # The run's training time, also when a finished run is re-evaluated.
             "train seconds": round(s["steps"] / s["steps_per_second"])
             if s.get("steps_per_second")
@@ -209,6 +217,17 @@ def run(config: ConfigDict, workdir: str) -> dict:
     rows = experiment.each(cells, measure_cell)
     wall = time.time() - t_start
     _learning_curves(workdir)
+    plotting.curves(
+        {
+            n: (np.arange(len(v["forced"])), v["forced"])
+            for n, v in by_offset.items()
+            if v["greedy"]
+        },
+        workdir / "position_accuracy.png",
+        xlabel="position within a segment",
+        ylabel="teacher-forced char accuracy",
+        title="where the characters are lost",
+    )
     results = []
     if config.variant in ("full", "long"):
         results = _results_rows(rows, config)
@@ -239,7 +258,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
             "## Interpolation (greedy decodings of lerp and slerp between two posterior means)\n",
             *interp,
         ],
-        figures=["curve_reconstruction.png", "curve_char_accuracy.png"],
+        figures=["curve_reconstruction.png", "curve_char_accuracy.png", "position_accuracy.png"],
         extra={
             "variant": config.variant,
             "samples": samples,
@@ -286,6 +305,22 @@ def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
         )
         for r in rows
     ]
+
+
+def _by_segment_offset(position_accuracy: dict | None, seg: int) -> dict[str, list | float]:
+    """A run's per-position accuracies averaged by offset within segments of `seg` tokens
+    (weighted by how many sequences are scored there), and the forced accuracy off the
+    segments' first positions. NaN for a run whose report predates the measurement."""
+    if position_accuracy is None:
+        return {"forced": [float("nan")], "greedy": [], "forced_rest": float("nan")}
+    scored = np.asarray(position_accuracy["scored"], float).reshape(-1, seg)
+    out: dict[str, list | float] = {}
+    for k in ("forced", "greedy"):
+        hits = np.asarray(position_accuracy[k]).reshape(-1, seg) * scored
+        out[k] = (hits.sum(0) / np.maximum(scored.sum(0), 1)).tolist()
+        if k == "forced":
+            out["forced_rest"] = float(hits[:, 1:].sum() / max(scored[:, 1:].sum(), 1))
+    return out
 
 
 def _learning_curves(workdir: Path) -> None:

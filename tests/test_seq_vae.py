@@ -229,6 +229,12 @@ def test_both_decoders_reconstruct_a_tiny_dataset(decoder):
     # sampled at temperature 1 far above the 1/100 of guessing.
     out = jax.jit(fam.eval_step)(state, {"x": x}, jax.random.PRNGKey(3))
     np.testing.assert_allclose(out["char_accuracy_greedy"].mean(), acc, rtol=1e-6)
+    # By position: the greedy share right at each t is the reconstruction's, column by column.
+    pos = jax.jit(fam.position_accuracy)(state, x)
+    scored = np.asarray(x) != seqs.PAD
+    hits = (np.asarray(rec) == np.asarray(x)) & scored
+    np.testing.assert_allclose(pos["greedy"], hits.sum(0) / np.maximum(scored.sum(0), 1), atol=1e-6)
+    np.testing.assert_array_equal(pos["scored"], scored.sum(0))
     assert float(out["char_accuracy_sampled"].mean()) > 0.5, out
 
 
@@ -246,6 +252,8 @@ def test_experiment_tiny_grid_and_interpolation_script(tmp_path, monkeypatch, ca
     for r in summary["rows"]:
         assert r["char acc (greedy)"] == test["char_accuracy_greedy"]
         assert r["char acc (sampled)"] == test["char_accuracy_sampled"] and r["KL"] == test["kl"]
+        assert 0 <= r["forced at segment starts"] <= 1 and 0 <= r["forced elsewhere"] <= 1
+    assert (wd / "position_accuracy.png").is_file()
     corpus = json.loads((run / "corpus.json").read_text())
     assert len(corpus["corpus_sha256"]) == 64
     assert_stdlib_split(corpus["files"])

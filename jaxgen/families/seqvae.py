@@ -258,6 +258,22 @@ class SeqVAEFamily(Family):
             out[f"nll_k{m.eval_k}"] = -likelihood.iwae_bound(lw)
         return out
 
+    def position_accuracy(self, state, x: jax.Array) -> dict[str, jax.Array]:
+        """Per position t: the share of sequences (scored there) whose token t is right from
+        z = mu, teacher-forced and free-running greedy: (seq_len,) each. Shows where a
+        decoder loses characters, e.g. at the hierarchical decoder's segment starts."""
+        params, x = state.params, jnp.asarray(x)
+        mean, _ = self._encode(params, state.apply_fn, x)
+        scored = x != seqs.PAD
+        count = jnp.maximum(jnp.sum(scored, 0), 1)
+        forced = jnp.argmax(self._logits(params, mean, x), -1)
+        greedy = self._generate(params, mean, jax.random.PRNGKey(0), 0.0)
+        return {
+            "forced": jnp.sum((forced == x) & scored, 0) / count,
+            "greedy": jnp.sum((greedy == x) & scored, 0) / count,
+            "scored": jnp.sum(scored, 0),
+        }
+
     # -- the public API load_run binds -------------------------------------------------------
     def encode(self, state, x: jax.Array) -> jax.Array:
         """The posterior mean E[z|x] of token sequences (N, seq_len): the code to interpolate."""
@@ -313,6 +329,8 @@ class SeqVAEFamily(Family):
             )
             out["test_nll"] = res["nll"]
             out["test_nll_k"], out["test_nll_num"] = res["k"], res["num_examples"]
+        pos = jax.jit(self.position_accuracy)(state, x[: min(len(x), 500)])
+        out["position_accuracy"] = {k: np.asarray(v).tolist() for k, v in pos.items()}
         sample = jax.jit(self.sample, static_argnums=2)
         out["samples"] = seqs.decode_strings(
             sample(state, named_key(key, "samples"), m.report_samples)

@@ -225,24 +225,25 @@ def run(config: ConfigDict, workdir: str) -> dict:
             "train seconds": round(s["steps"] / s["steps_per_second"])
             if s.get("steps_per_second")
             else round(time.time() - t0),
-            "train CPU seconds": round(s.get("train_cpu_seconds", float("nan"))),
+            # None for a run logged before CPU time was (round(nan) would raise).
+            "train CPU seconds": round(s["train_cpu_seconds"])
+            if "train_cpu_seconds" in s
+            else None,
         }
 
     cells = [(k, d, m) for k in config.kinds for d in config.decoders for m in config.measures]
     rows = experiment.each(cells, measure_cell)
     wall = time.time() - t_start
     _learning_curves(workdir)
-    plotting.curves(
-        {
-            n: (np.arange(len(v["forced"])), v["forced"])
-            for n, v in by_offset.items()
-            if v["greedy"]
-        },
-        workdir / "position_accuracy.png",
-        xlabel="position within a segment",
-        ylabel="teacher-forced char accuracy",
-        title="where the characters are lost",
-    )
+    measured = {n: v["forced"] for n, v in by_offset.items() if v["greedy"]}
+    if measured:  # runs whose reports predate position_accuracy have nothing to draw
+        plotting.curves(
+            {n: (np.arange(len(f)), f) for n, f in measured.items()},
+            workdir / "position_accuracy.png",
+            xlabel="position within a segment",
+            ylabel="teacher-forced char accuracy",
+            title="where the characters are lost",
+        )
     results = []
     if config.variant in ("full", "long"):
         results = _results_rows(rows, config)
@@ -302,6 +303,10 @@ def _results_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
     ]
 
 
+def _minutes(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 60:.0f}"
+
+
 def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
     """README rows of the 256-character blocks: flat against hierarchical, one row each."""
     segments = int(config.blocks.model.num_segments)
@@ -314,7 +319,7 @@ def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
             "active units; training CPU minutes",
             f"{r['char acc (forced)']:.3f} / {r['char acc (greedy)']:.3f} / "
             f"{r['char acc (sampled)']:.3f}; {r['KL']:.1f}; {r['active units']}; "
-            f"{r['train CPU seconds'] / 60:.0f}",
+            + _minutes(r["train CPU seconds"]),
             "make seq-vae-blocks",
             "target: hierarchical >= flat + 0.15 free-running, + 0.03 forced (MusicVAE, 16 bars)",
         )

@@ -27,7 +27,8 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.base.train.num_epochs = 12
     c.base.optimizer.lr = 2e-3
     c.base.optimizer.schedule = "cosine"
-    c.sweep_key, c.sweep_values = "model.cell", ("rnn", "lstm", "peephole", "coupled", "gru")
+    c.sweep = (("cell", "model.cell"),)
+    c.grid = ConfigDict({"cell": ("rnn", "lstm", "peephole", "coupled", "gru")})
     c.columns = ConfigDict(
         {
             "test_accuracy": "test.accuracy",
@@ -49,7 +50,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
         }
     )
     if arg == "tiny":
-        c.sweep_values = ("lstm",)
+        c.grid.cell = ("lstm",)
         c.base.dataset.num_train = 512
         c.base.dataset.num_test = 256
         c.base.train.num_epochs = 1

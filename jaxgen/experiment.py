@@ -7,8 +7,8 @@ experiment's config and environment (`start`), a row per variant printed as it i
 the README's results rows, `results.md`, `report.md` with the table, the figures and the
 reproduce line, and the table printed.
 
-An experiment that varies one key of one run config needs no code at all: its config names
-the runs (`base`, `sweep_key`, `sweep_values`), the table's columns (paths into each run's
+An experiment that varies keys of one run config needs no code at all: its config names
+the runs (`base`, `sweep`, `grid`), the table's columns (paths into each run's
 summary) and the README rows, and its module says `run = experiment.sweep` (see `sweep`).
 
 Example:
@@ -102,45 +102,78 @@ def _at(summary: dict, path: str) -> Any:
     return node
 
 
+def _column(summary: dict, info: dict, spec: str) -> Any:
+    """A column's value: a summary path, `info.<key>` from the data, or `a / b` of two such."""
+    if " / " in spec:
+        num, den = spec.split(" / ")
+        return _column(summary, info, num) / _column(summary, info, den)
+    return _at({"info": info, **summary}, spec)
+
+
 def sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
-    """Trains `config.base` once per value of `config.sweep_key`, on data loaded once; one row each.
+    """Trains `config.base` once per point of a grid of its keys; one row each.
 
     The config, all data (big_vision style):
-      - `title`; `base`: a run config; `sweep_key`: a dotted key of it; `sweep_values`:
-        the values it takes, one run each.
-      - `columns`: table column -> dotted path into each run's `summary.json`.
-      - `results`: README rows by name, each with `experiment`, `metric`, `column` (whose values,
-        joined by " / ", are the row's numbers), `digits`, `command` and `published`.
-    Sub-runs are named by the value (`workdir/lstm`, ...), so a stopped sweep resumes.
+      - `title`; `base`: a run config; `sweep`: ordered `(label, dotted key)` pairs;
+        `grid`: label -> the values that key takes. The grid is their product, the first
+        pair outermost.
+      - `columns`: table column -> a dotted path into each run's `summary.json`, `info.<key>`
+        for the dataset's info, or `"<path> / <path>"` for a ratio.
+      - `results`: README rows by name, each with `experiment`, `metric`, `column` (whose
+        values, joined by " / " over the innermost label, are the row's numbers), `digits`,
+        `command` and `published`; with `per` (a label), one row per value of it, and
+        `experiment` formatted with it (`"Copy memory, lag {lag}"`).
+      - `intro` (optional): paragraphs before the report's table.
+    Data is loaded once per distinct dataset config. Sub-runs are named by their point
+    (`workdir/lag30/lstm`, or `workdir/lstm` for one label), so a stopped sweep resumes.
 
     Example (a module): `get_config` returning such a config, and `run = experiment.sweep`.
     """
+    import itertools
+    import json
+
     from jaxgen import data as data_lib
     from jaxgen.config import variant
     from jaxgen.results import row as result_row
     from jaxgen.train import train
 
     workdir = start(workdir, config)
-    splits = data_lib.load(config.base.dataset)
-    label = config.sweep_key.rsplit(".", 1)[-1]
+    labels = [label for label, _ in config.sweep]
+    keys = dict(config.sweep)
+    if set(labels) != set(config.grid):
+        raise ConfigError(f"grid: give the values of exactly {labels}")
+    data: dict[str, Any] = {}
 
-    def measure(value: Any) -> dict:
-        cfg = variant(config.base, **{config.sweep_key: value})
-        s = train(cfg, workdir / str(value), splits=splits).summary
-        return {label: value, **{col: _at(s, path) for col, path in config.columns.items()}}
+    def measure(point: tuple) -> dict:
+        named = dict(zip(labels, point, strict=True))
+        cfg = variant(config.base, **{keys[label]: v for label, v in named.items()})
+        data_key = json.dumps(cfg.dataset.to_dict(), sort_keys=True)
+        if data_key not in data:
+            data[data_key] = data_lib.load(cfg.dataset)
+        splits = data[data_key]
+        sub = Path(workdir, *(f"{label}{named[label]}" for label in labels[:-1]), str(point[-1]))
+        s = train(cfg, sub, splits=splits).summary
+        cols = {col: _column(s, splits.info, spec) for col, spec in config.columns.items()}
+        return {**named, **cols}
 
-    rows = each(config.sweep_values, measure)
-    results = [
-        result_row(
-            r.experiment,
-            f"{r.metric}: " + " / ".join(str(row[label]) for row in rows),
-            " / ".join(f"{row[r.column]:.{r.digits}f}" for row in rows),
-            r.command,
-            published=r.published,
-        )
-        for r in config.results.values()
-    ]
-    return finish(workdir, config.title, rows, results)
+    rows = each(itertools.product(*(config.grid[label] for label in labels)), measure)
+    inner = labels[-1]
+    results = []
+    for r in config.results.values():
+        per = r.get("per")
+        groups = list(dict.fromkeys(row[per] for row in rows)) if per else [None]
+        for g in groups:
+            group = [row for row in rows if per is None or row[per] == g]
+            results.append(
+                result_row(
+                    r.experiment.format(**({per: g} if per else {})),
+                    f"{r.metric}: " + " / ".join(str(row[inner]) for row in group),
+                    " / ".join(f"{row[r.column]:.{r.digits}f}" for row in group),
+                    r.command,
+                    published=r.published,
+                )
+            )
+    return finish(workdir, config.title, rows, results, intro=config.get("intro", ()))
 
 
 __all__ = ["each", "finish", "start", "sweep"]

@@ -44,13 +44,13 @@ def test_finish_writes_summary_table_and_report(tmp_path):
 def test_ported_experiments_write_their_rows(spec, tmp_path):
     config, module = build(spec)
     s = module.run(config, str(tmp_path))
-    cells = list(config.get("cells") or config.sweep_values)  # rnn_mnist is a declared sweep
-    assert [r["cell"] for r in s["rows"]] == cells * len(config.get("lags", [None]))
+    cells = list(config.grid.cell)  # both are declared sweeps: only data
+    assert [r["cell"] for r in s["rows"]] == cells * len(config.grid.get("lag", [None]))
     assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(s))
     for res in s["results"]:
         assert res["command"].startswith("make rnn-")
         assert len(res["ours"].split(" / ")) == len(cells)
-    if "lags" in config:  # copy: the ratio is the test loss over the memoryless baseline
+    if "lag" in config.grid:  # copy: the ratio is the test loss over the memoryless baseline
         for r in s["rows"]:
             ratio = r["test_nats_per_step"] / r["baseline_nats_per_step"]
             assert r["loss_over_baseline"] == pytest.approx(ratio)
@@ -58,6 +58,23 @@ def test_ported_experiments_write_their_rows(spec, tmp_path):
         for r in s["rows"]:
             sub = json.loads((tmp_path / r["cell"] / "summary.json").read_text())
             assert r["test_accuracy"] == sub["test"]["accuracy"]
+
+
+def test_sweep_runs_the_grid_outer_label_first_with_one_readme_row_per_group(tmp_path):
+    config, module = build("experiments/rnn_copy.py:tiny")
+    with config.unlocked():
+        config.grid.lag = (4, 5)
+        config.base.model.hidden_size = 8
+    s = module.run(config, str(tmp_path))
+    assert [(r["lag"], r["cell"]) for r in s["rows"]] == [(4, "gru"), (5, "gru")]
+    for r in s["rows"]:  # each point is its own sub-run, named by it, on its own data
+        sub = json.loads((tmp_path / f"lag{r['lag']}" / "gru" / "summary.json").read_text())
+        assert r["test_nats_per_step"] == sub["test"]["loss"]
+    assert s["rows"][0]["baseline_nats_per_step"] > s["rows"][1]["baseline_nats_per_step"]
+    assert [r["experiment"] for r in s["results"]] == [
+        "Copy memory, lag 4",
+        "Copy memory, lag 5",
+    ] * 2
 
 
 def test_learning_curves_pair_each_split_with_the_training_clock(tmp_path):

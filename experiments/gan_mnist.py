@@ -43,11 +43,10 @@ from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import classifier as classifier_lib
-from jaxgen.evaluation.fid import frechet_distance, statistics
-from jaxgen.evaluation.sharpness import sharpness
+from jaxgen.evaluation.samples import ImageJudge
 from jaxgen.families import gan, vae
 from jaxgen.results import row as result_row
-from jaxgen.sampling import lerp, named_key
+from jaxgen.sampling import lerp, named_key, sample_in_batches
 from jaxgen.train import train
 
 
@@ -142,14 +141,6 @@ def get_config(arg: str | None = None) -> ConfigDict:
     return c
 
 
-def _samples(sample_fn, state, key, num: int, batch: int = 1000) -> np.ndarray:
-    fn = jax.jit(sample_fn, static_argnums=2)
-    out = [np.asarray(fn(state, jax.random.fold_in(key, i), batch)) for i in range(num // batch)]
-    if num % batch:
-        out.append(np.asarray(fn(state, jax.random.fold_in(key, num // batch), num % batch)))
-    return np.concatenate(out)
-
-
 def run(config: ConfigDict, workdir: str) -> dict:
     workdir = experiment.start(workdir, config)
     figs = workdir / "figures"
@@ -164,27 +155,17 @@ def run(config: ConfigDict, workdir: str) -> dict:
     clf = classifier_lib.load_or_train(
         workdir, full, named_key(key, "classifier"), num_epochs=config.classifier_epochs
     )
-    ref = full.test["x"]
-    ref_feats = clf.features(ref)
-    ref_stats = statistics(ref_feats)
+    judge = ImageJudge(clf, full.test["x"])
 
     def evaluate(name: str, images: np.ndarray) -> dict:
-        feats = clf.features(images)
-        counts = np.bincount(clf.predict(images), minlength=10) / len(images)
-        return {
-            "model": name,
-            "fid_vs_test": frechet_distance(*statistics(feats), *ref_stats),
-            "num_images": len(images),
-            **sharpness(images),
-            "max_class_share": float(counts.max()),
-        }
+        return {"model": name, **judge(images)}
 
     rows = [evaluate("real held-out digits (val)", full.val["x"][: config.num_real])]
     samples = {}
     for name, cfg in config.models.items():
         res = train(cfg, workdir / name, splits=data_lib.load(cfg.dataset))
         state, fam = res.seed_state(0), res.family
-        imgs = _samples(fam.sample, state, named_key(key, name), config.num_samples)
+        imgs = sample_in_batches(fam.sample, state, named_key(key, name), config.num_samples)
         imgs = data_lib.to_unit(imgs, cfg.dataset)
         samples[name] = imgs
         label = ("WGAN-GP" if cfg.model.loss == "wasserstein" else "GAN") + f" {cfg.model.arch}"
@@ -195,9 +176,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
         )
     if config.use_vae:
         res = train(config.vae, workdir / "vae", splits=data_lib.load(config.vae.dataset))
-        imgs = _samples(
-            res.family.sample, res.seed_state(0), named_key(key, "vae"), config.num_samples
-        )
+        vae_state, vae_key = res.seed_state(0), named_key(key, "vae")
+        imgs = sample_in_batches(res.family.sample, vae_state, vae_key, config.num_samples)
         samples["vae"] = imgs
         rows.append(evaluate("VAE (decoder mean)", imgs))
         plotting.image_grid(imgs[:100], figs / "vae_samples.png", title="VAE samples")

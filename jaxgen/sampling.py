@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 
@@ -87,3 +88,23 @@ def slerp(z0: Array, z1: Array, t: Array, eps: float = 1e-7) -> Array:
     s0 = jnp.where(safe, jnp.sin((1.0 - t) * omega) / jnp.where(safe, so, 1.0), 1.0 - t)
     s1 = jnp.where(safe, jnp.sin(t * omega) / jnp.where(safe, so, 1.0), t)
     return s0 * z0 + s1 * z1
+
+
+def sample_in_batches(
+    sample_fn: Callable, state, key: Array, num: int, batch: int = 1000
+) -> np.ndarray:
+    """`num` samples of `sample_fn(state, key, n)` drawn `batch` at a time, as one array.
+
+    Batch i uses `fold_in(key, i)`, so the samples depend on `batch` but not on memory; one
+    compile per distinct batch size (at most two).
+
+    Example:
+        >>> f = lambda state, key, n: jax.random.normal(key, (n, 2)) + state
+        >>> sample_in_batches(f, 1.0, jax.random.PRNGKey(0), 5, batch=2).shape
+        (5, 2)
+    """
+    fn = jax.jit(sample_fn, static_argnums=2)
+    sizes = [batch] * (num // batch) + ([num % batch] if num % batch else [])
+    return np.concatenate(
+        [np.asarray(fn(state, jax.random.fold_in(key, i), n)) for i, n in enumerate(sizes)]
+    )

@@ -1,0 +1,56 @@
+"""Image samples judged against real digits: Frechet distance on the repo classifier's
+features, sharpness, and class balance (mode collapse shows as one digit's share rising).
+
+Example:
+    >>> import numpy as np
+    >>> from jaxgen.evaluation import samples
+    >>> class Toy:  # any object with `features` and `predict`, like `classifier.Classifier`
+    ...     features = staticmethod(lambda x: x.reshape(len(x), -1)[:, :3])
+    ...     predict = staticmethod(lambda x: (x.reshape(len(x), -1).mean(1) > 0.5).astype(int))
+    >>> real = np.random.default_rng(0).uniform(size=(64, 4, 4))
+    >>> judge = samples.ImageJudge(Toy(), real)
+    >>> row = judge(real[:32])
+    >>> row["num_images"], 0.5 <= row["max_class_share"] <= 1.0
+    (32, True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxgen.evaluation.fid import frechet_distance, statistics
+from jaxgen.evaluation.sharpness import sharpness
+
+
+class ImageJudge:
+    """Scores sets of images in [0, 1] against a fixed reference set (fitted once).
+
+    Args:
+      classifier: has `features(images)` (N, d) and `predict(images)` (N,) class indices,
+        e.g. `jaxgen.evaluation.classifier.Classifier`.
+      reference: the real images the Frechet distance is measured against.
+      num_classes: for the class shares.
+    """
+
+    def __init__(self, classifier, reference: np.ndarray, num_classes: int = 10):
+        self.classifier = classifier
+        self.num_classes = num_classes
+        self.reference_stats = statistics(classifier.features(reference))
+
+    def class_shares(self, images: np.ndarray) -> np.ndarray:
+        """The share of each predicted class among `images` (uniform = 1 / num_classes)."""
+        pred = np.asarray(self.classifier.predict(images))
+        return np.bincount(pred, minlength=self.num_classes) / len(images)
+
+    def __call__(self, images: np.ndarray) -> dict:
+        """`fid_vs_test`, the `sharpness` measures and `max_class_share` of `images`."""
+        feats = self.classifier.features(images)
+        return {
+            "fid_vs_test": frechet_distance(*statistics(feats), *self.reference_stats),
+            "num_images": len(images),
+            **sharpness(images),
+            "max_class_share": float(self.class_shares(images).max()),
+        }
+
+
+__all__ = ["ImageJudge"]

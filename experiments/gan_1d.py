@@ -31,7 +31,7 @@ from jaxgen.config import ConfigDict
 from jaxgen.data import mixtures
 from jaxgen.evaluation.fid import wasserstein_1d
 from jaxgen.families import gan
-from jaxgen.sampling import inverse_cdf_from_density, inverse_transform, named_key
+from jaxgen.sampling import inverse_cdf_from_density, inverse_transform, named_key, sample_per_seed
 from jaxgen.train import train
 
 matplotlib.use("Agg")
@@ -77,13 +77,8 @@ def _target(info: dict):
 
 def _per_seed_samples(family, states, key, n: int) -> np.ndarray:
     """(S, n) samples, seed s drawing with fold_in(key, s)."""
-    keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(_num_seeds(states)))
-    sample = jax.jit(jax.vmap(lambda st, k: family.sample(st, k, n)))
-    return np.asarray(sample(states, keys))[..., 0]
-
-
-def _num_seeds(states) -> int:
-    return jax.tree.leaves(states)[0].shape[0]
+    sample = jax.jit(lambda st, k: sample_per_seed(family.sample, st, k, n))
+    return np.asarray(sample(states, key))[..., 0]
 
 
 def run(config: ConfigDict, workdir: str) -> dict:

@@ -47,17 +47,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen import experiment
 from jaxgen.config import ConfigDict
-from jaxgen.evaluation.modes import mode_coverage
+from jaxgen.evaluation.modes import coverage_per_seed, coverage_summary, mode_coverage
 from jaxgen.families import gan
 from jaxgen.results import row as result_row
-from jaxgen.sampling import named_key
+from jaxgen.sampling import named_key, sample_per_seed
 from jaxgen.train import train
 
 matplotlib.use("Agg")
@@ -156,16 +155,19 @@ def run(config: ConfigDict, workdir: str) -> dict:
             if splits is None:
                 splits = data_lib.load(cfg.dataset)
                 real = splits.test["x"][:NUM_EVAL]
-                cov = mode_coverage(real, splits.info["means"], splits.info["stds"])
-                pair = np.array([[cov["modes_captured"], cov["high_quality"]]])
+                pair = coverage_per_seed(real[None], splits.info["means"], splits.info["stds"])
                 rows.append(_row(ds, "real test data", pair))
             res = train(cfg, workdir / f"{ds}_{name}", splits=splits)
             states = gan.snapshot_states(res)
-            jit_cov = jax.jit(lambda st, k, fam=res.family: _samples(fam, st, k))
+            jit_cov = jax.jit(
+                lambda st, k, fam=res.family: sample_per_seed(fam.sample, st, k, NUM_EVAL)
+            )
             per_step, samples_at = {}, {}
             for step, st in sorted(states.items()):
                 samples = np.asarray(jit_cov(st, key))
-                per_step[step] = np.array([_cov_pair(s, splits.info) for s in samples], np.float64)
+                per_step[step] = coverage_per_seed(
+                    samples, splits.info["means"], splits.info["stds"]
+                )
                 samples_at[step] = samples
             last = max(per_step)
             row = _row(ds, f"{name}: {describe(cfg.model)}", per_step[last])
@@ -252,29 +254,13 @@ def _results(rows: list[dict], command: str) -> list[dict]:
     return out
 
 
-def _samples(family, states, key):
-    num = jax.tree.leaves(states)[0].shape[0]
-    keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(num))
-    return jax.vmap(lambda st, k: family.sample(st, k, NUM_EVAL))(states, keys)
-
-
-def _cov_pair(samples: np.ndarray, info: dict) -> tuple[int, float]:
-    cov = mode_coverage(samples, info["means"], info["stds"])
-    return cov["modes_captured"], cov["high_quality"]
-
-
 def _row(ds: str, model: str, cov: np.ndarray) -> dict:
+    summary = coverage_summary(cov)
     return {
         "dataset": ds,
         "model": model,
-        "modes_mean": float(cov[:, 0].mean()),
-        "modes_std": float(cov[:, 0].std()),
+        **summary,
         "modes_of": 8 if ds == "ring8" else 25,
-        "hq_pct_mean": float(100 * cov[:, 1].mean()),
-        "hq_pct_std": float(100 * cov[:, 1].std()),
-        "num_seeds": len(cov),
-        "modes_seeds": cov[:, 0].tolist(),
-        "hq_seeds": cov[:, 1].tolist(),
         "steps": "",
     }
 

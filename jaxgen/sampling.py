@@ -108,3 +108,19 @@ def sample_in_batches(
     return np.concatenate(
         [np.asarray(fn(state, jax.random.fold_in(key, i), n)) for i, n in enumerate(sizes)]
     )
+
+
+def sample_per_seed(sample_fn: Callable, states, key: Array, num: int) -> Array:
+    """`num` samples from each of S seeds' stacked states (leading axis S), as (S, num, ...).
+
+    Seed s draws with `fold_in(key, s)`, so seeds differ and each is reproducible alone.
+    Traceable: jit it, or call it inside a jitted function.
+
+    Example:
+        >>> f = lambda state, key, n: jax.random.normal(key, (n,)) + state
+        >>> sample_per_seed(f, jnp.array([0.0, 10.0]), jax.random.PRNGKey(0), 3).shape
+        (2, 3)
+    """
+    seeds = jax.tree.leaves(states)[0].shape[0]
+    keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(seeds))
+    return jax.vmap(lambda st, k: sample_fn(st, k, num))(states, keys)

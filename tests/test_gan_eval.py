@@ -98,3 +98,31 @@ def test_sharpness_falls_under_blur(sigma):
     assert (
         sharpness.laplacian_variance(blurred[..., None]) < sharpness.laplacian_variance(images)
     ).all()
+
+
+def test_coverage_per_seed_and_its_summary():
+    """Seed 0's samples sit on both modes, seed 1's on one and far away: (2, 1.0), (1, 0.5)."""
+    means, std = np.array([[0.0, 0.0], [10.0, 0.0]]), 0.1
+    samples = np.array([[[0.0, 0.0], [10.0, 0.0]], [[0.0, 0.0], [5.0, 5.0]]])
+    cov = modes.coverage_per_seed(samples, means, std)
+    np.testing.assert_array_equal(cov, [[2, 1.0], [1, 0.5]])
+    s = modes.coverage_summary(cov)
+    assert (s["modes_mean"], s["modes_std"], s["hq_pct_mean"]) == (1.5, 0.5, 75.0)
+    assert s["num_seeds"] == 2 and s["modes_seeds"] == [2.0, 1.0]
+
+
+def test_image_judge_flags_a_collapsed_sample_set():
+    """A set of one repeated image is far from the reference and all one class."""
+    from jaxgen.evaluation import samples
+
+    class Toy:  # features: the pixels; class: which half holds more ink
+        features = staticmethod(lambda x: x.reshape(len(x), -1))
+        predict = staticmethod(lambda x: (x[:, :, 4:].sum((1, 2)) > x[:, :, :4].sum((1, 2))) * 1)
+
+    rng = np.random.default_rng(0)
+    real = rng.uniform(size=(400, 8, 8))
+    judge = samples.ImageJudge(Toy(), real, num_classes=2)
+    fresh, collapsed = judge(rng.uniform(size=(400, 8, 8))), judge(np.repeat(real[:1], 400, 0))
+    assert collapsed["max_class_share"] == 1.0 and fresh["max_class_share"] < 0.6
+    assert collapsed["fid_vs_test"] > 10 * fresh["fid_vs_test"]
+    np.testing.assert_allclose(judge.class_shares(real).sum(), 1.0)

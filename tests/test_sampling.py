@@ -99,3 +99,23 @@ def test_named_keys_differ_and_are_stable():
     a, b = sampling.named_key(KEY, "dropout"), sampling.named_key(KEY, "noise")
     assert not np.array_equal(a, b)
     np.testing.assert_array_equal(a, sampling.named_key(KEY, "dropout"))
+
+
+def test_batched_and_per_seed_sampling_thread_their_keys():
+    """Batch i draws with fold_in(key, i); seed s with fold_in(key, s); both match a direct
+    call with that key, whatever the batching."""
+    import doctest
+
+    assert doctest.testmod(sampling).failed == 0
+    f = lambda state, key, n: jax.random.normal(key, (n, 3)) * state  # noqa: E731
+    key = jax.random.PRNGKey(7)
+    got = sampling.sample_in_batches(f, 2.0, key, 5, batch=2)
+    want = [f(2.0, jax.random.fold_in(key, i), n) for i, n in enumerate((2, 2, 1))]
+    np.testing.assert_allclose(got, np.concatenate(want), rtol=1e-6)
+    states = jnp.array([1.0, -1.0])
+    per_seed = jax.jit(lambda s, k: sampling.sample_per_seed(f, s, k, 4))(states, key)
+    chex.assert_shape(per_seed, (2, 4, 3))
+    for s in range(2):
+        np.testing.assert_allclose(
+            per_seed[s], f(states[s], jax.random.fold_in(key, s), 4), rtol=1e-6
+        )

@@ -42,4 +42,29 @@ def mode_coverage(
     }
 
 
-__all__ = ["mode_coverage"]
+def coverage_per_seed(samples: np.ndarray, means, stds, threshold: float = 3.0) -> np.ndarray:
+    """(S, 2) modes captured and high-quality fraction for (S, N, d) samples, seed by seed."""
+    return np.array(
+        [
+            [c["modes_captured"], c["high_quality"]]
+            for c in (mode_coverage(s, means, stds, threshold) for s in samples)
+        ],
+        np.float64,
+    )
+
+
+def coverage_summary(cov: np.ndarray) -> dict[str, Any]:
+    """Mean and std over seeds of a `coverage_per_seed` array, HQ in percent, with the seeds."""
+    cov = np.asarray(cov, np.float64)
+    return {
+        "modes_mean": float(cov[:, 0].mean()),
+        "modes_std": float(cov[:, 0].std()),
+        "hq_pct_mean": float(100 * cov[:, 1].mean()),
+        "hq_pct_std": float(100 * cov[:, 1].std()),
+        "num_seeds": len(cov),
+        "modes_seeds": cov[:, 0].tolist(),
+        "hq_seeds": cov[:, 1].tolist(),
+    }
+
+
+__all__ = ["coverage_per_seed", "coverage_summary", "mode_coverage"]

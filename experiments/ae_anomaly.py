@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -99,10 +98,6 @@ def _auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(metrics.auroc(jnp.asarray(scores), jnp.asarray(labels)))
 
 
-# Every seed's AUROC at once: the seeds were trained side by side, and are scored so too.
-_auroc_seeds = jax.jit(jax.vmap(metrics.auroc, in_axes=(0, None)))
-
-
 def _digit(config: ConfigDict, full: data_lib.Splits, d: int, workdir: Path) -> tuple:
     """One digit's row, its per-seed AUROCs per model, and its headline and baseline scores."""
     x_test, y_test = full.test["x"], full.test["y"]
@@ -116,20 +111,18 @@ def _digit(config: ConfigDict, full: data_lib.Splits, d: int, workdir: Path) -> 
         one = _one_class(full, cfg)
         row["num_train"] = len(one.train["x"])
         res = train(cfg, workdir / f"{name}_digit{d}", splits=one)
-        err = anomaly.reconstruction_errors(res.family, res.state, x_test, config.score_batch)
         # Choosing between the candidates sees the normal digit's validation images only.
-        x_val, y_val = anomaly.synthetic_anomalies(one.val["x"])
-        val_err = anomaly.reconstruction_errors(res.family, res.state, x_val, config.score_batch)
-        val = _auroc_seeds(jnp.asarray(val_err / anomaly.energy(x_val)), jnp.asarray(y_val))
-        row[f"{name}_val"] = float(np.mean(val))
-        rel = np.asarray(_auroc_seeds(jnp.asarray(err / ink), jnp.asarray(labels)))
-        per_seed[name] = rel.tolist()
-        row[f"{name}_error"] = float(np.mean(_auroc_seeds(jnp.asarray(err), jnp.asarray(labels))))
-        row[f"{name}_relative"] = float(np.mean(rel))
-        row[f"{name}_relative_std"] = float(np.std(rel))
-        row[f"{name}_ensemble"] = _auroc(err.mean(0) / ink, labels)
-        scores[f"{name}: relative error"] = err.mean(0) / ink  # the seeds' ensemble
-        scores[f"{name}: absolute error"] = err.mean(0)
+        a = anomaly.one_class_aurocs(
+            res.family, res.state, x_test, labels, one.val["x"], config.score_batch
+        )
+        per_seed[name] = a["relative"].tolist()
+        row[f"{name}_val"] = float(np.mean(a["val"]))
+        row[f"{name}_error"] = float(np.mean(a["error"]))
+        row[f"{name}_relative"] = float(np.mean(a["relative"]))
+        row[f"{name}_relative_std"] = float(np.std(a["relative"]))
+        row[f"{name}_ensemble"] = a["ensemble"]
+        scores[f"{name}: relative error"] = a["scores"]["relative"]  # the seeds' ensemble
+        scores[f"{name}: absolute error"] = a["scores"]["absolute"]
     train_x = jnp.asarray(one.train["x"].reshape(len(one.train["x"]), -1))
     flat_test = jnp.asarray(x_test.reshape(len(x_test), -1))
     k = int(config.pca_components)

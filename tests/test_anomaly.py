@@ -100,3 +100,31 @@ def test_synthetic_anomalies_separate_an_asymmetric_class_from_its_flips():
     flat = jnp.asarray(images.reshape(len(images), -1))
     score = anomaly.relative_error(flat, pca.reconstruct(flat))
     assert float(metrics.auroc(score, jnp.asarray(labels))) > 0.99
+
+
+def test_one_class_aurocs_scores_every_seed_and_their_ensemble():
+    """Two "seeds" of a PCA model of an L: one true, one that reconstructs nothing (every
+    image fully unexplained, so its relative error ranks nothing). The evaluation gives
+    each its own AUROCs, and the ensemble follows the mean error."""
+    rng = np.random.default_rng(5)
+    shape = np.zeros((8, 8), np.float32)
+    shape[:, 1], shape[6, 1:6] = 1.0, 1.0
+    normal = lambda n: shape + 0.05 * rng.normal(size=(n, 8, 8)).astype(np.float32)  # noqa: E731
+    pca = pca_lib.fit(jnp.asarray(normal(64).reshape(64, -1)), 2)
+
+    class PCAFamily:  # seed 0: PCA; seed 1: reconstructs zeros
+        def reconstruct(self, on, x):
+            flat = x.reshape(len(x), -1)
+            return (on * pca.reconstruct(flat)).reshape(x.shape)
+
+    flipped = np.ascontiguousarray(normal(40)[:, ::-1])
+    x_test = np.concatenate([normal(40), flipped])
+    labels = np.r_[np.zeros(40), np.ones(40)]
+    out = anomaly.one_class_aurocs(
+        PCAFamily(), jnp.asarray([1.0, 0.0]), x_test, labels, normal(32), 16
+    )
+    assert out["val"][0] > 0.99 and out["relative"][0] > 0.99  # the true model separates
+    assert abs(out["relative"][1] - 0.5) < 0.05  # relative error ~1 for every image: chance
+    assert out["error"].shape == (2,) and out["scores"]["relative"].shape == (80,)
+    ref = metrics.auroc(jnp.asarray(out["scores"]["relative"]), jnp.asarray(labels))
+    assert out["ensemble"] == pytest.approx(float(ref))

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -122,8 +123,43 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.r_[0.0, fp / max(fp[-1], 1)], np.r_[0.0, tp / max(tp[-1], 1)]
 
 
+def one_class_aurocs(
+    family, state, x_test: np.ndarray, labels: np.ndarray, x_val: np.ndarray, batch_size: int
+) -> dict[str, Any]:
+    """The one-class evaluation of a reconstruction model, every seed of `state` at once.
+
+    Args:
+      family, state: a trained run with `reconstruct` (autoencoders, VAEs); seeds stacked.
+      x_test, labels: test images and 1 for the anomalies.
+      x_val: the normal class's validation images only; their flipped and rotated copies
+        (`synthetic_anomalies`) stand in for anomalies when choosing settings.
+
+    Returns:
+      `val`, `error`, `relative`: per-seed AUROCs of the relative error on the synthetic
+      validation set and of the absolute and relative error on the test set; `ensemble`: the
+      AUROC of the seeds' mean relative error; `scores`: the seeds' mean relative and absolute
+      errors, for ROC curves.
+    """
+    from jaxgen.evaluation import metrics
+
+    per_seed = jax.jit(jax.vmap(metrics.auroc, in_axes=(0, None)))
+    ink = energy(x_test)
+    err = reconstruction_errors(family, state, x_test, batch_size)
+    xv, yv = synthetic_anomalies(x_val)
+    val_err = reconstruction_errors(family, state, xv, batch_size)
+    labels = jnp.asarray(labels)
+    return {
+        "val": np.asarray(per_seed(jnp.asarray(val_err / energy(xv)), jnp.asarray(yv))),
+        "error": np.asarray(per_seed(jnp.asarray(err), labels)),
+        "relative": np.asarray(per_seed(jnp.asarray(err / ink), labels)),
+        "ensemble": float(metrics.auroc(jnp.asarray(err.mean(0) / ink), labels)),
+        "scores": {"relative": err.mean(0) / ink, "absolute": err.mean(0)},
+    }
+
+
 __all__ = [
     "energy",
+    "one_class_aurocs",
     "knn_distance",
     "reconstruction_errors",
     "relative_error",

@@ -43,20 +43,18 @@ so T = 500 likely needs a longer schedule than T = 100 does, not other settings.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
-from jaxgen.config import ConfigDict, to_json
+from jaxgen.config import ConfigDict
 from jaxgen.errors import ConfigError
+from jaxgen.evaluation import curves
 from jaxgen.families import rnn as rnn_family
 from jaxgen.report import markdown_table
 from jaxgen.results import row as result_row
-from jaxgen.train import train
-from jaxgen.train.rundir import MetricsLog
 
 # `:ablation` trains the LSTM at T = 100 with the default settings and with each of these
 # changed alone, to say which setting makes the adding problem solvable.
@@ -116,12 +114,6 @@ def get_config(arg: str | None = None) -> ConfigDict:
     return c
 
 
-def _finished_with(sub: Path, cfg: ConfigDict) -> bool:
-    """Whether `sub` holds a finished run of exactly `cfg` (otherwise `train` decides)."""
-    done, stored = sub / "summary.json", sub / "config.json"
-    return done.is_file() and stored.is_file() and stored.read_text().strip() == to_json(cfg)
-
-
 # Hochreiter & Schmidhuber (1997), Table 7: LSTM wrong of 2,560 and training sequences.
 PUBLISHED = {
     100: "LSTM: 1 wrong after 74k sequences (H&S 1997)",
@@ -139,22 +131,13 @@ def _ours(rows: list[dict]) -> str:
     return " / ".join(f"{r['wrong_worst']} ({_k(r['sequences_to_solve'])})" for r in rows)
 
 
-def _solved_at(sub: Path, n: int, batch: int, seeds: int) -> list[int | None]:
-    """Training sequences after which each seed first had <= 1 wrong validation sequence."""
-    out: list[int | None] = [None] * seeds
-    rows = [r for r in MetricsLog(sub / "metrics.jsonl").read() if r.get("split") == "val"]
-    for r in sorted((r for r in rows if not r.get("final")), key=lambda r: r["step"]):
-        for i, w in enumerate(r.get("wrong_seeds", [r["wrong"]])):
-            if out[i] is None and round(w * n) <= 1:
-                out[i] = int(r["step"]) * batch
-    return out
-
-
 def _row(cell: str, lag: int, cfg: ConfigDict, summary: dict, sub: Path, n: int) -> dict:
     """One cell at one lag: the worst and mean seed, and when every seed was solved."""
     test = summary["test"]
     wrong = [round(w * n) for w in test.get("wrong_seeds", [test["wrong"]])]
-    solved = _solved_at(sub, n, cfg.train.batch_size, len(wrong))
+    # <= 1 wrong of n: the share at most 1.5 / n (shares are multiples of 1 / n).
+    steps = curves.first_step_at_most(sub, "wrong", 1.5 / n) or [None] * len(wrong)
+    solved = [None if s is None else s * cfg.train.batch_size for s in steps]
     return {
         "cell": cell,
         "T": lag,
@@ -194,10 +177,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
             for cell in config.cells:
                 cfg = rnn_family.variant(base, **{"model.cell": cell})
                 sub = workdir / (f"{cell}_T{lag}" + ("" if name == "default" else f"_{name}"))
-                if _finished_with(sub, cfg):  # e.g. by the other target, or a parallel process
-                    summary = json.loads((sub / "summary.json").read_text())
-                else:
-                    summary = train(cfg, sub, splits=splits).summary
+                summary = experiment.train_or_reuse(cfg, sub, splits)
                 row = _row(cell, int(lag), cfg, summary, sub, len(splits.test["x"]))
                 # The sub-run's own training CPU time, also when it is reused.
                 cpu = summary.get("train_cpu_seconds")

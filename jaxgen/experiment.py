@@ -38,6 +38,23 @@ def start(workdir: str | Path, config: Any) -> Path:
     return experiment_dir(workdir, config)
 
 
+def train_or_reuse(cfg: Any, sub: Path, splits: Any) -> dict:
+    """The summary of `sub`'s finished run of exactly `cfg`, else of training it now.
+
+    Why: an experiment's sub-runs can be trained by another target sharing the folder or by
+    a parallel process (`--config.<list>=(one,)`); a finished one is read, not reopened.
+    """
+    import json
+
+    from jaxgen.config import to_json
+    from jaxgen.train import train
+
+    done, stored = sub / "summary.json", sub / "config.json"
+    if done.is_file() and stored.is_file() and stored.read_text().strip() == to_json(cfg):
+        return json.loads(done.read_text())
+    return train(cfg, sub, splits=splits).summary
+
+
 def each(items: Iterable[Any], measure: Callable[[Any], dict], echo: bool = True) -> list[dict]:
     """`[measure(item) for item in items]`, each row printed as soon as it is measured.
 
@@ -135,7 +152,6 @@ def sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
     from jaxgen import data as data_lib
     from jaxgen.config import variant
     from jaxgen.results import row as result_row
-    from jaxgen.train import train
 
     workdir = start(workdir, config)
     labels = [label for label, _ in config.sweep]
@@ -152,7 +168,7 @@ def sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
             data[data_key] = data_lib.load(cfg.dataset)
         splits = data[data_key]
         sub = Path(workdir, *(f"{label}{named[label]}" for label in labels[:-1]), str(point[-1]))
-        s = train(cfg, sub, splits=splits).summary
+        s = train_or_reuse(cfg, sub, splits)
         cols = {col: _column(s, splits.info, spec) for col, spec in config.columns.items()}
         return {**named, **cols}
 
@@ -176,4 +192,4 @@ def sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
     return finish(workdir, config.title, rows, results, intro=config.get("intro", ()))
 
 
-__all__ = ["each", "finish", "start", "sweep"]
+__all__ = ["each", "finish", "start", "sweep", "train_or_reuse"]

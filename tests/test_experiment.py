@@ -114,3 +114,33 @@ def test_sweep_columns_are_paths_into_the_summary():
     assert experiment._at(summary, "epochs") == 2  # noqa: SLF001
     with pytest.raises(ConfigError, match="no 'test.acc'"):
         experiment._at(summary, "test.acc")  # noqa: SLF001
+
+
+def test_first_step_at_most_reads_each_seed_and_skips_final_rows(tmp_path):
+    from jaxgen.evaluation import curves
+
+    rows = [
+        {"step": 2, "split": "val", "wrong": 0.5, "wrong_seeds": [0.0, 1.0]},
+        {"step": 1, "split": "val", "wrong": 0.5, "wrong_seeds": [0.5, 0.5]},
+        {"step": 3, "split": "val", "final": True, "wrong": 0.0, "wrong_seeds": [0.0, 0.0]},
+        {"step": 3, "split": "train", "wrong": 0.0},
+    ]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert curves.first_step_at_most(tmp_path, "wrong", 0.1) == [2, None]
+    assert curves.first_step_at_most(tmp_path, "wrong", 0.5) == [1, 1]
+
+
+def test_train_or_reuse_reads_a_finished_run_of_the_same_config_only(tmp_path, monkeypatch):
+    from jaxgen import train as train_pkg
+    from jaxgen.config import to_json
+
+    cfg = ConfigDict({"a": 1})
+    (tmp_path / "summary.json").write_text(json.dumps({"steps": 7}))
+    (tmp_path / "config.json").write_text(to_json(cfg))
+    assert experiment.train_or_reuse(cfg, tmp_path, None) == {"steps": 7}
+
+    class Trained:
+        summary = {"steps": 9}
+
+    monkeypatch.setattr(train_pkg, "train", lambda cfg, sub, splits: Trained())
+    assert experiment.train_or_reuse(ConfigDict({"a": 2}), tmp_path, None) == {"steps": 9}

@@ -95,4 +95,27 @@ def learning_curves(
     )
 
 
-__all__ = ["CLOCKS", "Curve", "learning_curves", "metric_curve"]
+def first_step_at_most(
+    run: str | Path, metric: str, bound: float, split: str = "val"
+) -> list[int | None]:
+    """Per seed, the first logged step at which `metric` was <= `bound` (None if never).
+
+    Reads each seed's value from `<metric>_seeds` where a run of several seeds logged it,
+    else the metric itself (one seed); final evaluations are not steps of the run.
+    """
+    rows = [
+        r
+        for r in MetricsLog(Path(run) / "metrics.jsonl").read()
+        if r.get("split") == split and not r.get("final") and metric in r
+    ]
+    out: list[int | None] = []
+    for r in sorted(rows, key=lambda r: r["step"]):
+        values = r.get(f"{metric}_seeds", [r[metric]])
+        out += [None] * (len(values) - len(out))
+        for i, v in enumerate(values):
+            if out[i] is None and v <= bound:
+                out[i] = int(r["step"])
+    return out
+
+
+__all__ = ["CLOCKS", "Curve", "first_step_at_most", "learning_curves", "metric_curve"]

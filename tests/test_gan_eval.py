@@ -126,3 +126,37 @@ def test_image_judge_flags_a_collapsed_sample_set():
     assert collapsed["max_class_share"] == 1.0 and fresh["max_class_share"] < 0.6
     assert collapsed["fid_vs_test"] > 10 * fresh["fid_vs_test"]
     np.testing.assert_allclose(judge.class_shares(real).sum(), 1.0)
+
+
+def test_sample_quality_script_judges_a_run_with_the_cached_classifier(tmp_path):
+    """`scripts/sample_quality.py` on a tiny MNIST GAN: one JSON line whose shares sum to
+    1; without a classifier, one line of error and a non-zero exit."""
+    import json
+    import subprocess
+    import sys
+
+    import jax
+
+    from jaxgen import data as data_lib
+    from jaxgen.evaluation import classifier as classifier_lib
+    from jaxgen.families import gan
+    from jaxgen.train import train
+    from tests.conftest import ROOT
+
+    cfg = gan.config("mnist", arch="mlp", g_hidden=(16,), d_hidden=(16,), latent_dim=4)
+    cfg.dataset.num_train, cfg.dataset.num_test = 256, 128
+    cfg.train.num_epochs, cfg.train.progress = 1, False
+    splits = data_lib.load(cfg.dataset)
+    train(cfg, tmp_path / "exp" / "gan_mlp", splits=splits)
+    script = [sys.executable, str(ROOT / "scripts" / "sample_quality.py")]
+    args = ["--workdir", str(tmp_path / "exp" / "gan_mlp"), "--num", "300"]
+    missing = subprocess.run(script + args, capture_output=True, text=True, cwd=ROOT)
+    assert missing.returncode != 0 and "no trained classifier" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    clf = classifier_lib.train_classifier(splits, jax.random.PRNGKey(0), num_epochs=1)
+    classifier_lib.save(clf, tmp_path / "exp" / "classifier")
+    out = subprocess.run(script + args, capture_output=True, text=True, cwd=ROOT, check=True)
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    assert row["num_images"] == 300 and row["step"] > 0
+    assert sum(row["class_shares"]) == pytest.approx(1.0)
+    assert row["max_class_share"] == pytest.approx(max(row["class_shares"]), abs=1e-4)

@@ -1,0 +1,56 @@
+"""Judge the image samples of a run, also one still training, as `make gan-mnist` does.
+
+    python scripts/sample_quality.py --workdir runs/gan_mnist/gan_conv
+    python scripts/sample_quality.py --workdir RUN --classifier DIR --num 5000
+
+Loads the newest checkpoint of the run (`jaxgen.load_run`), draws `--num` samples with the
+key `make gan-mnist` gives that run (`named_key(named_key(PRNGKey(seed), "gan_mnist"),
+<run folder name>)`, 1,000 at a time), and prints one line: the step, the Frechet distance
+on the classifier's features against the MNIST test split, the sharpness measures and every
+digit's share of the samples (`jaxgen.evaluation.samples.ImageJudge`). The classifier is
+the one cached beside the run (`<parent>/classifier`) unless `--classifier` names another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import jaxgen
+from jaxgen import data as data_lib
+from jaxgen.errors import ConfigError, run_cli
+from jaxgen.evaluation import classifier as classifier_lib
+from jaxgen.evaluation.samples import ImageJudge
+from jaxgen.sampling import named_key, sample_in_batches
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--workdir", required=True, help="a run of an image-generating family")
+    p.add_argument("--classifier", default=None, help="default: <workdir>/../classifier")
+    p.add_argument("--num", type=int, default=5000, help="how many samples")
+    p.add_argument("--experiment", default="gan_mnist", help="the experiment key's name")
+    args = p.parse_args()
+
+    workdir = Path(args.workdir)
+    folder = Path(args.classifier) if args.classifier else workdir.parent / "classifier"
+    if not (folder / "params.msgpack").is_file():
+        raise ConfigError(f"no trained classifier in {folder} (pass --classifier)")
+    run = jaxgen.load_run(workdir)
+    key = named_key(named_key(jax.random.PRNGKey(run.config.seed), args.experiment), workdir.name)
+    imgs = sample_in_batches(run.family.sample, run.state, key, args.num)
+    imgs = data_lib.to_unit(imgs, run.config.dataset)
+    test = data_lib.load(data_lib.base_config(run.config.dataset.name)).test
+    judge = ImageJudge(classifier_lib.load(folder), test["x"])
+    row = {k: round(float(v), 4) for k, v in judge(imgs).items()}
+    shares = np.round(judge.class_shares(imgs), 4).tolist()
+    print(json.dumps({"step": run.step, **row, "class_shares": shares}))
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -279,3 +279,44 @@ def test_sampling_is_seeded_and_zero_temperature_is_greedy():
     assert not np.array_equal(gen(k, 1.0), gen(jax.random.PRNGKey(4), 1.0))
     np.testing.assert_array_equal(gen(k, 0.0), gen(jax.random.PRNGKey(4), 0.0))
     chex.assert_shape(gen(k, 0.0), (2, 12))
+
+
+@pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
+def test_chrono_init_spreads_forget_biases_and_mirrors_the_input_gate(name):
+    """Tallec & Ollivier (2018): b_f = log(u), u ~ U(1, T_max - 1); b_i = -b_f."""
+    tmax, h = 50, 256
+    cell = rnn.make_cell(name, h, x_dim=D, chrono_tmax=tmax)
+    b = cell.init(jax.random.PRNGKey(0), jnp.zeros((B, T, D)))["params"]["b"]
+    b_f = np.asarray(b[:h])
+    assert b_f.min() >= 0.0 and b_f.max() <= math.log(tmax - 1) + 1e-6
+    # Uniform u: its mean is about T_max / 2, far above the constant init's e^1.
+    assert abs(np.exp(b_f).mean() - tmax / 2) < 0.15 * tmax
+    if name == "coupled":  # blocks (f, o, C~): the input gate is 1 - f by construction
+        np.testing.assert_array_equal(np.asarray(b[h:]), 0.0)
+    else:
+        np.testing.assert_allclose(np.asarray(b[h : 2 * h]), -b_f)
+        np.testing.assert_array_equal(np.asarray(b[2 * h :]), 0.0)
+
+
+def test_chrono_init_carries_early_inputs_to_the_end():
+    """At initialization, what the last hidden state keeps of the first input: chrono's
+    long time scales keep orders of magnitude more of it than a forget bias of 1."""
+    steps, h = 100, 32
+
+    def early_grad(**kw):
+        cell = rnn.make_cell("lstm", h, x_dim=D, **kw)
+        x = jax.random.normal(jax.random.PRNGKey(1), (4, steps, D))
+        params = cell.init(jax.random.PRNGKey(2), x)
+        last = lambda x: jnp.sum(cell.apply(params, x)[1][-1])  # noqa: E731
+        return float(jnp.abs(jax.grad(last)(x)[:, 0]).mean())
+
+    assert early_grad(chrono_tmax=steps) > 1e3 * early_grad(forget_bias=1.0)
+
+
+def test_unknown_forget_init_is_a_config_error():
+    from jaxgen.errors import ConfigError
+    from jaxgen.families import rnn as rnn_family
+
+    cfg = rnn_family.config("adding", forget_init="chronos")
+    with pytest.raises(ConfigError, match="model.forget_init"):
+        rnn_family.RNNFamily(cfg)

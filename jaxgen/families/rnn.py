@@ -35,6 +35,7 @@ from jaxgen.train.family import Family
 from jaxgen.train.optim import make_optimizer
 
 TASKS = ("adding", "classify", "copy", "lm")
+FORGET_INITS = ("constant", "chrono")
 SOLVED_TOL = 0.04  # Hochreiter & Schmidhuber's criterion for a processed sequence
 
 
@@ -50,6 +51,9 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "num_classes": 10,  # classify
             "vocab_size": 0,  # lm: tokens in the vocabulary (0 = the text corpora's characters)
             "forget_bias": 1.0,
+            # "constant" (forget_bias) | "chrono": Tallec & Ollivier (2018)'s gate biases
+            # for memories up to dataset.seq_len steps (LSTM, peephole, coupled).
+            "forget_init": "constant",
             "unroll": 1,  # lax.scan unroll factor
             "temperature": 1.0,  # lm sampling
             "sample_length": 400,  # lm sampling
@@ -117,12 +121,13 @@ class SequenceModel(nn.Module):
     num_embeddings: int = 0
     x_dim: int = 0
     forget_bias: float = 1.0
+    chrono_tmax: int = 0
     unroll: int = 1
     num_layers: int = 1
     dropout: float = 0.0
 
     def setup(self):
-        kw = {"forget_bias": self.forget_bias}
+        kw = {"forget_bias": self.forget_bias, "chrono_tmax": self.chrono_tmax}
         self.rnn = rnn.make_cell(
             self.cell, self.hidden_size, x_dim=self.x_dim, num_embeddings=self.num_embeddings, **kw
         )
@@ -187,6 +192,15 @@ class RNNFamily(Family):
             raise ConfigError(f"model.task must be one of {', '.join(TASKS)}, got {m.task!r}")
         if m.cell not in rnn.CELLS:
             raise ConfigError(f"model.cell must be one of {', '.join(rnn.CELLS)}, got {m.cell!r}")
+        if m.get("forget_init", "constant") not in FORGET_INITS:
+            raise ConfigError(
+                f"model.forget_init must be one of {', '.join(FORGET_INITS)}, got {m.forget_init!r}"
+            )
+        if m.get("forget_init") == "chrono" and config.dataset.seq_len < 3:
+            raise ConfigError(
+                f"model.forget_init='chrono' needs dataset.seq_len >= 3, got "
+                f"{config.dataset.seq_len}"
+            )
         if m.num_layers < 1 or not 0.0 <= m.dropout < 1.0:
             raise ConfigError(
                 f"model.num_layers must be >= 1 and model.dropout in [0, 1), got "
@@ -215,6 +229,8 @@ class RNNFamily(Family):
             num_embeddings=self._vocab() if tokens else 0,
             x_dim=0 if tokens else x_dim,
             forget_bias=m.forget_bias,
+            # The longest dependency to remember: the task's (maximal) sequence length.
+            chrono_tmax=int(self.config.dataset.seq_len) if m.get("forget_init") == "chrono" else 0,
             unroll=m.unroll,
             num_layers=m.num_layers,
             dropout=m.dropout,

@@ -48,12 +48,17 @@ class Cell(nn.Module):
         projection is a row gather of W_x (equal to a one-hot input times W_x).
       x_dim: width D of float inputs (unused with num_embeddings).
       forget_bias: initial bias of the forget gate (1.0, Gers et al. 2000: remember by default).
+      chrono_tmax: if > 0, chrono initialization (Tallec & Ollivier 2018) of the gated
+        cells' biases instead: b_f ~ log(U(1, T_max - 1)) and b_i = -b_f, so the cells start
+        with memory time scales spread up to T_max steps (`forget_bias` is then unused). The
+        Elman RNN has no gates and the lecture's GRU no biases: they ignore it.
     """
 
     hidden_size: int
     num_embeddings: int = 0
     x_dim: int = 0  # width of float inputs (ignored with num_embeddings)
     forget_bias: float = 1.0
+    chrono_tmax: int = 0
 
     num_gates = 1  # G: blocks of H columns in W_x and W_h
     use_bias = True
@@ -104,6 +109,15 @@ class Cell(nn.Module):
         return scan(self, x_seq, carry)
 
 
+def chrono_forget_bias(key: Array, hidden_size: int, tmax: int, dtype=jnp.float32) -> Array:
+    """b_f = log(u), u ~ U(1, T_max - 1): forget gates sigma(b_f) = u / (1 + u), whose
+    characteristic memory 1 / (1 - sigma(b_f)) = 1 + u spans 2 .. T_max steps."""
+    if tmax < 3:
+        raise ValueError(f"chrono initialization needs T_max >= 3, got {tmax}")
+    u = jax.random.uniform(key, (hidden_size,), dtype, 1.0, float(tmax - 1))
+    return jnp.log(u)
+
+
 def _split(a: Array, n: int) -> list[Array]:
     return jnp.split(a, n, axis=-1)
 
@@ -125,7 +139,13 @@ class LSTM(Cell):
 
     def _bias_init(self, key, shape, dtype=jnp.float32):
         h = self.hidden_size
-        return jnp.zeros(shape, dtype).at[:h].set(self.forget_bias)
+        if self.chrono_tmax <= 0:
+            return jnp.zeros(shape, dtype).at[:h].set(self.forget_bias)
+        b_f = chrono_forget_bias(key, h, self.chrono_tmax, dtype)
+        b = jnp.zeros(shape, dtype).at[:h].set(b_f)
+        # Blocks (f, i, ...): the input gate opens as much as the forget gate remembers. The
+        # coupled cell's blocks are (f, o, C~): its input gate is 1 - f already.
+        return b if self.num_gates == 3 else b.at[h : 2 * h].set(-b_f)
 
     def step(self, carry, px):
         # sigma and tanh of the four gates as one tanh pass; see `fused_lstm`.

@@ -134,8 +134,8 @@ TARGETS: tuple[Target, ...] = (
     T("gan-2d-wgan-gp", "", "gan_2d.py:wgan_gp", "gan_2d_wgan_gp", alias_of="gan-2d"),
     T(
         "gan-mnist",
-        "MLP and DCGAN-style GANs on MNIST, both PacGAN2 (30 and 20 resumable "
-        "epochs, samples from G's moving average), classifier Frechet distance, sharpness and "
+        "MLP and DCGAN-style GANs on MNIST, both PacGAN2 (30 resumable epochs each, "
+        "samples from G's moving average), classifier Frechet distance, sharpness and "
         "class balance against the VAE, and WGAN-GP with the MLP players; `make "
         "gan-mnist-wgan-gp` runs WGAN-GP beside the plain MLP GAN alone",
         "gan_mnist.py",

@@ -56,6 +56,8 @@ def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
     cfg.optimizer.lr = 1e-2
     cfg.model.eval_chars = 1500
     cfg.model.sample_length = 12
+    cfg.model.cache_size = 50
+    cfg.model.dynamic_eval_lrs = (0.1,)
     cfg.lock()
     result = train(cfg, tmp_path / "lm")
     (h0,), (h1,) = result.seed_state(0).carry
@@ -65,6 +67,10 @@ def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
         f"{k}{p}_bpc" for k in ("gzip", "bz2", "lzma") for p in ("", "_primed")
     }
     assert names <= set(rep)
+    # The cache's (theta, lambda) come from the grid, picked on the validation text.
+    assert rep["cache_theta"] in cfg.model.cache_thetas
+    assert rep["cache_lambda"] in cfg.model.cache_lambdas
+    assert np.isfinite(rep["heldout_bpc_cache"]) and np.isfinite(rep["heldout_bpc_dynamic_cache"])
     # Trained, it codes the held-out text shorter than the same network at initialization.
     fam, batch = result.family, {k: jnp.asarray(v[:16]) for k, v in result.splits.train.items()}
     untrained = fam.stream_bpc(
@@ -111,3 +117,25 @@ def test_seq2seq_runs_and_decodes(tmp_path, task):
     assert float(jnp.mean(matches)) == pytest.approx(result.summary["test"]["exact_match"])
     for length in (4, 6):
         assert run.translate(x[:3], length).shape[:2] == (3, length)
+
+
+def test_continuous_cache_equals_the_model_at_lambda_0_and_pays_off_on_repeats():
+    """Grave et al.'s cache: lambda = 0 is the plain stream reading; on a text whose
+    every other block repeats one random block, some (theta, lambda) codes it shorter."""
+    cfg = rnn_family.config("lm", cell="lstm", hidden_size=32)
+    fam = rnn_family.RNNFamily(cfg)
+    rng = np.random.default_rng(0)
+    block = rng.integers(1, 60, 64)
+    ids = np.concatenate([np.concatenate([rng.integers(1, 60, 64), block]) for _ in range(12)])
+    ids = ids.astype(np.int32)
+    batch = {"x": jnp.asarray(ids[None, :20]), "y": jnp.asarray(ids[None, 1:21])}
+    state = fam.init(jax.random.PRNGKey(0), batch)
+    plain = fam.stream_bpc(state, ids, streams=2, chunk=100)
+    grid = fam.stream_bpc_cache(state, ids, 300, (1.0, 10.0), (0.0, 0.3, 0.6), streams=2)
+    assert grid.shape == (2, 3)
+    np.testing.assert_allclose(grid[:, 0], plain, rtol=1e-5)
+    assert grid.min() < plain - 0.3, (grid, plain)
+    # With dynamic evaluation, lambda = 0 is dynamic evaluation alone.
+    dynamic = fam.stream_bpc(state, ids, streams=2, chunk=100, adapt_lr=0.3)
+    both = fam.stream_bpc_cache(state, ids, 300, (1.0,), (0.0,), streams=2, adapt_lr=0.3)
+    np.testing.assert_allclose(both[0, 0], dynamic, rtol=1e-5)

@@ -52,3 +52,51 @@ def compressor_bpc(text: str, primed_with: str | None = None) -> dict[str, float
         return {k: 8.0 * len(f(raw)) / n for k, f in _COMPRESSORS.items()}
     prime = primed_with.encode("utf-8")
     return {k: 8.0 * (len(f(prime + raw)) - len(f(prime))) / n for k, f in _COMPRESSORS.items()}
+
+
+def cache_chunk_nats(hs, lp_y, y, keys, vals, thetas, lambdas):
+    """A continuous cache (Grave, Joulin & Usunier 2017) over one chunk of streams of text.
+
+    The model's top hidden state h_t is matched against the states h_i of the last N
+    positions already read, each stored with the character that followed it:
+    p_cache(c) is proportional to sum_i [x_{i+1} = c] exp(theta h_t . h_i), and the
+    prediction is (1 - lambda) p_model + lambda p_cache. A name or a line seen earlier in
+    the same file is then cheap to repeat, as it is for a compressor. Every (theta, lambda)
+    of the grid is scored at once, so one pass over the validation text picks them.
+
+    Args:
+      hs: (C, S, H) the top hidden states of a chunk of C steps of S streams.
+      lp_y: (C, S) the model's log-probability of each next character.
+      y: (S, C) int: the next characters.
+      keys: (S, N, H) and vals: (S, N) int: the cache (the N previous positions; -1 =
+        empty), oldest first.
+      thetas: (A,) and lambdas: (L,): the grid.
+
+    Returns:
+      (nats (A, L): the chunk's summed -log p for each grid point, new keys, new vals).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    c, n = hs.shape[0], keys.shape[1]
+    all_k = jnp.concatenate([keys, jnp.swapaxes(hs, 0, 1)], axis=1)  # (S, N + C, H)
+    all_v = jnp.concatenate([vals, y], axis=1)  # (S, N + C)
+    # Entry j sits (N + t - j) steps before query t: usable if 1..N steps back and filled.
+    age = jnp.arange(c)[:, None] + n - jnp.arange(n + c)[None, :]
+    valid = ((age >= 1) & (age <= n))[:, None, :] & (all_v >= 0)[None]  # (C, S, N + C)
+    dots = jnp.einsum("csh,sjh->csj", hs, all_k)
+    match = all_v[None, :, :] == jnp.swapaxes(y, 0, 1)[:, :, None]
+
+    def p_cache(theta):
+        s = jnp.where(valid, theta * dots, -jnp.inf)
+        top = s.max(-1, keepdims=True)
+        w = jnp.exp(s - jnp.where(jnp.isfinite(top), top, 0.0))
+        return (w * match).sum(-1) / jnp.maximum(w.sum(-1), 1e-30)
+
+    pc = jax.lax.map(p_cache, jnp.asarray(thetas))  # (A, C, S)
+    pm = jnp.exp(lp_y)
+    lam = jnp.asarray(lambdas)[None, :, None, None]
+    p = (1.0 - lam) * pm + lam * pc[:, None]
+    p = jnp.where(valid.any(-1), p, pm)  # an empty cache predicts nothing
+    nats = -jnp.log(p).sum((-2, -1))
+    return nats, all_k[:, -n:], all_v[:, -n:]

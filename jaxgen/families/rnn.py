@@ -62,6 +62,11 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             # lm report: dynamic-evaluation rates to try on the validation text; the best is
             # then used on the test text (empty: static evaluation only).
             "dynamic_eval_lrs": (),
+            # lm report: a continuous cache (Grave et al. 2017) over the last `cache_size`
+            # positions of each stream (0 = off); theta and lambda picked on validation.
+            "cache_size": 0,
+            "cache_thetas": (0.1, 0.3, 1.0, 3.0, 10.0),
+            "cache_lambdas": (0.1, 0.2, 0.3, 0.4, 0.5),
         }
     )
     cfg.update(overrides)
@@ -146,6 +151,18 @@ class SequenceModel(nn.Module):
 
         `h_offsets` (T, B, H) is added to the top layer's hidden states (see `rnn.scan`).
         """
+        hs, finals = self._top_hiddens(x, carry, h_offsets, train)
+        hs = self.drop(hs, deterministic=not train)
+        if self.many_to_one:
+            return self.readout(rnn.last_valid(hs, lengths)), finals
+        return self.readout(hs), finals
+
+    def hiddens_and_logits(self, x, carry=None):
+        """(top hidden states (T, B, H), outputs (T, B, out), final carry), in evaluation."""
+        hs, finals = self._top_hiddens(x, carry, None, False)
+        return hs, self.readout(hs), finals
+
+    def _top_hiddens(self, x, carry, h_offsets, train):
         if not self.num_embeddings:
             x = x.reshape(x.shape[0], x.shape[1], -1)
         if carry is None:
@@ -157,10 +174,7 @@ class SequenceModel(nn.Module):
                 hs = jnp.swapaxes(self.drop(hs, deterministic=not train), 0, 1)
             c, hs = rnn.scan(cell, hs, carry[i], offsets, unroll=self.unroll)
             finals.append(c)
-        hs = self.drop(hs, deterministic=not train)
-        if self.many_to_one:
-            return self.readout(rnn.last_valid(hs, lengths)), tuple(finals)
-        return self.readout(hs), tuple(finals)
+        return hs, tuple(finals)
 
     def initial_carry(self, batch_size: int):
         return tuple(c.initial_carry(batch_size) for c in self._cells())
@@ -414,10 +428,7 @@ class RNNFamily(Family):
                 total, carry = nll(params, carry, xc, yc)
                 return params, carry, total
             (total, carry), g = jax.value_and_grad(nll, has_aux=True)(params, carry, xc, yc)
-            g = jax.tree.map(lambda a: a / yc.size, g)  # the gradient of the mean
-            scale = jnp.minimum(1.0, 1.0 / (optax.global_norm(g) + 1e-12))
-            params = jax.tree.map(lambda p, d: p - adapt_lr * scale * d, params, g)
-            return params, carry, total
+            return _sgd_step(params, g, yc.size, adapt_lr), carry, total
 
         chunk = chunk or (100 if adapt_lr else 500)
         params = state.params
@@ -430,6 +441,59 @@ class RNNFamily(Family):
             total += float(lp)
         return seq_eval.nats_to_bits(total / (n * streams))
 
+    def stream_bpc_cache(
+        self,
+        state,
+        ids: np.ndarray,
+        size: int,
+        thetas,
+        lambdas,
+        streams: int = 64,
+        chunk: int = 100,
+        adapt_lr: float = 0.0,
+    ) -> np.ndarray:
+        """Bits per character with a continuous cache of the last `size` positions of each
+        stream (`seq_eval.cache_chunk_nats`), for every (theta, lambda): (A, L).
+
+        Read as `stream_bpc` reads: contiguous streams, the state carried, and with
+        `adapt_lr` > 0 dynamic evaluation, whose step follows the model's own loss (so
+        the weights are the same at every grid point).
+        """
+        model = self.net(state.params)
+        n = (len(ids) - 1) // streams
+        x = ids[: n * streams].reshape(streams, n)
+        y = ids[1 : n * streams + 1].reshape(streams, n)
+
+        def nll(params, carry, xc, yc):
+            hs, logits, carry = model.apply(
+                {"params": params}, xc, carry=carry, method="hiddens_and_logits"
+            )
+            lp = jnp.take_along_axis(jax.nn.log_softmax(logits), yc.T[..., None], -1)[..., 0]
+            return -lp.sum(), (hs, lp, carry)
+
+        @jax.jit
+        def run(params, carry, keys, vals, xc, yc):
+            if adapt_lr:
+                (_, (hs, lp, carry)), g = jax.value_and_grad(nll, has_aux=True)(
+                    params, carry, xc, yc
+                )
+                params = _sgd_step(params, g, yc.size, adapt_lr)
+            else:
+                _, (hs, lp, carry) = nll(params, carry, xc, yc)
+            nats, keys, vals = seq_eval.cache_chunk_nats(hs, lp, yc, keys, vals, thetas, lambdas)
+            return params, carry, keys, vals, nats
+
+        params = state.params
+        carry = model.apply({"params": params}, streams, method="initial_carry")
+        keys = jnp.zeros((streams, size, model.hidden_size), jnp.float32)
+        vals = jnp.full((streams, size), -1, jnp.int32)
+        total = np.zeros((len(thetas), len(lambdas)))
+        for s in range(0, n, chunk):
+            xc, yc = jnp.asarray(x[:, s : s + chunk]), jnp.asarray(y[:, s : s + chunk])
+            params, carry, keys, vals, nats = run(params, carry, keys, vals, xc, yc)
+            total += np.asarray(nats, np.float64)
+        return total / (n * streams) / math.log(2.0)
+
     def _lm_report(self, state, splits, workdir, key):
         from jaxgen.data import text
 
@@ -439,18 +503,38 @@ class RNNFamily(Family):
             ids = ids[: m.eval_chars]
         held_out = text.decode_fast(ids)
         bpc = self.stream_bpc(state, ids)
-        dynamic = {}
+        more = {}
         if m.dynamic_eval_lrs:
             val_ids = info["val_ids"][: len(ids)]
             tried = {
                 float(lr): self.stream_bpc(state, val_ids, adapt_lr=lr) for lr in m.dynamic_eval_lrs
             }
             best = min(tried, key=tried.get)
-            dynamic = {
+            more = {
                 "dynamic_eval_val_bpc_by_lr": {str(k): v for k, v in tried.items()},
                 "dynamic_eval_lr": best,
                 "heldout_bpc_dynamic": self.stream_bpc(state, ids, adapt_lr=best),
             }
+        if m.get("cache_size", 0):
+            # The grid is chosen on the validation text, then read off the test text; with
+            # dynamic evaluation too, at its chosen rate.
+            grid = (m.cache_size, m.cache_thetas, m.cache_lambdas)
+            lrs = {"cache": 0.0}
+            if "dynamic_eval_lr" in more:
+                lrs["dynamic_cache"] = more["dynamic_eval_lr"]
+            for name, lr in lrs.items():
+                val_ids = info["val_ids"][: len(ids)]
+                val = self.stream_bpc_cache(state, val_ids, *grid, adapt_lr=lr)
+                a, b = np.unravel_index(np.argmin(val), val.shape)
+                test = self.stream_bpc_cache(state, ids, *grid, adapt_lr=lr)
+                more.update(
+                    {
+                        f"{name}_theta": float(m.cache_thetas[a]),
+                        f"{name}_lambda": float(m.cache_lambdas[b]),
+                        f"{name}_val_bpc": float(val[a, b]),
+                        f"heldout_bpc_{name}": float(test[a, b]),
+                    }
+                )
         comp = seq_eval.compressor_bpc(held_out)
         primed = seq_eval.compressor_bpc(held_out, primed_with=info["train_text"])
         samples = {}
@@ -476,12 +560,19 @@ class RNNFamily(Family):
         return {
             "heldout_chars": int(len(ids)),
             "heldout_bpc_stateful": bpc,
-            **dynamic,
+            **more,
             **{f"{k}_bpc": v for k, v in comp.items()},
             **{f"{k}_primed_bpc": v for k, v in primed.items()},
             "corpus_sha256": info["corpus_sha256"],
             "samples": samples,
         }
+
+
+def _sgd_step(params, grads, count: int, lr: float):
+    """Dynamic evaluation's step: SGD on the mean loss, its gradient norm clipped to 1."""
+    grads = jax.tree.map(lambda a: a / count, grads)
+    scale = jnp.minimum(1.0, 1.0 / (optax.global_norm(grads) + 1e-12))
+    return jax.tree.map(lambda p, d: p - lr * scale * d, params, grads)
 
 
 def make_family(config: ConfigDict) -> RNNFamily:

@@ -100,6 +100,10 @@ rnn-lag-sweep-long: setup
 rnn-adding-ablation: setup
 	$(MAIN) --config experiments/rnn_adding.py:ablation --workdir $(RUNS)/rnn_adding_ablation
 
+.PHONY: rnn-adding-chrono
+rnn-adding-chrono: setup
+	$(MAIN) --config experiments/rnn_adding.py:chrono --workdir $(RUNS)/rnn_adding_chrono
+
 .PHONY: rnn-gradients
 rnn-gradients: setup
 	$(MAIN) --config experiments/rnn_gradients.py --workdir $(RUNS)/rnn_gradients --config.trained_runs=$(RUNS)/rnn_adding

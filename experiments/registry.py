@@ -184,6 +184,14 @@ TARGETS: tuple[Target, ...] = (
         "rnn_adding_ablation",
     ),
     T(
+        "rnn-adding-chrono",
+        "H&S's long lags (T=200, 500) for the LSTM cells with chrono initialization "
+        "(Tallec & Ollivier 2018: forget-gate biases log U(1, T-1)), 4 seeds side by side "
+        "(hours)",
+        "rnn_adding.py:chrono",
+        "rnn_adding_chrono",
+    ),
+    T(
         "rnn-gradients",
         "the norm of dL/dh_t against t, RNN vs LSTM, at initialization and "
         "after training (reuses `make rnn-adding`'s trained cells)",

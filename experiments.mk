@@ -116,6 +116,10 @@ rnn-copy: setup
 rnn-copy-long: setup
 	$(MAIN) --config experiments/rnn_copy.py:long --workdir $(RUNS)/rnn_copy_long
 
+.PHONY: rnn-copy-chrono
+rnn-copy-chrono: setup
+	$(MAIN) --config experiments/rnn_copy.py:chrono --workdir $(RUNS)/rnn_copy_chrono
+
 .PHONY: rnn-mnist
 rnn-mnist: setup
 	$(MAIN) --config experiments/rnn_mnist.py --workdir $(RUNS)/rnn_mnist

@@ -202,11 +202,13 @@ TARGETS: tuple[Target, ...] = (
     T(
         "rnn-copy",
         "copy memory at lag 30 (lag 100 for `-long`), all five cells: symbol recall "
-        "and loss against the memoryless baseline",
+        "and loss against the memoryless baseline; `-chrono`: lag 100 for the LSTM cells with "
+        "chrono initialization",
         "rnn_copy.py",
         "rnn_copy",
     ),
     T("rnn-copy-long", "", "rnn_copy.py:long", "rnn_copy_long", alias_of="rnn-copy"),
+    T("rnn-copy-chrono", "", "rnn_copy.py:chrono", "rnn_copy_chrono", alias_of="rnn-copy"),
     T(
         "rnn-mnist",
         "MNIST read row by row (many-to-one), test accuracy per cell, 12 epochs with a cosine rate",

@@ -12,7 +12,9 @@ README rows are the config; `jaxgen.experiment.sweep` trains and reports them.
 Run:
   python -m jaxgen.main --config experiments/rnn_copy.py --workdir runs/rnn_copy
   python -m jaxgen.main --config experiments/rnn_copy.py:long --workdir runs/rnn_copy_long
-  (make rnn-copy, make rnn-copy-long: lag 100)
+  python -m jaxgen.main --config experiments/rnn_copy.py:chrono --workdir runs/rnn_copy_chrono
+  (make rnn-copy, make rnn-copy-long: lag 100, make rnn-copy-chrono: lag 100 for the LSTM
+  cells with chrono initialization, Tallec & Ollivier 2018)
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ def get_config(arg: str | None = None) -> ConfigDict:
         for r in c.results.values():
             r.command = "make rnn-copy-long"
             r.published = "lag 100: LSTM at the baseline (Arjovsky et al. 2016)"
+    elif arg == "chrono":  # lag 100 for the LSTM cells with chrono initialization
+        c.grid.lag = (100,)
+        c.grid.cell = ("lstm", "peephole", "coupled")
+        c.base.model.forget_init = "chrono"  # forget biases log U(1, lag - 1)
+        for r in c.results.values():
+            r.experiment = "Copy memory, lag {lag}, chrono init"
+            r.command = "make rnn-copy-chrono"
+            r.published = "lag 100: LSTM at the baseline (Arjovsky et al. 2016)"
     elif arg == "tiny":
         c.grid.cell = ("gru",)  # one cell: the tests check the experiment's wiring, not the cells
         c.grid.lag = (5,)
@@ -66,6 +76,6 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.base.dataset.num_points = 512
         c.base.train.num_epochs = 1
     elif arg is not None:
-        raise ValueError(f"unknown arg {arg!r} (long, tiny)")
+        raise ValueError(f"unknown arg {arg!r} (long, chrono, tiny)")
     c.base.train.progress = arg != "tiny"
     return c

@@ -9,6 +9,7 @@ key `make gan-mnist` gives that run (`named_key(named_key(PRNGKey(seed), "gan_mn
 on the classifier's features against the MNIST test split, the sharpness measures and every
 digit's share of the samples (`jaxgen.evaluation.samples.ImageJudge`). The classifier is
 the one cached beside the run (`<parent>/classifier`) unless `--classifier` names another.
+`--z-scale s` draws a GAN's samples from s * z (s < 1 is the truncation trick).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> None:
     p.add_argument("--classifier", default=None, help="default: <workdir>/../classifier")
     p.add_argument("--num", type=int, default=5000, help="how many samples")
     p.add_argument("--experiment", default="gan_mnist", help="the experiment key's name")
+    p.add_argument("--z-scale", type=float, default=1.0, help="a GAN's noise times this")
     args = p.parse_args()
 
     workdir = Path(args.workdir)
@@ -43,7 +45,12 @@ def main() -> None:
         raise ConfigError(f"no trained classifier in {folder} (pass --classifier)")
     run = jaxgen.load_run(workdir)
     key = named_key(named_key(jax.random.PRNGKey(run.config.seed), args.experiment), workdir.name)
-    imgs = sample_in_batches(run.family.sample, run.state, key, args.num)
+    fam, sample = run.family, run.family.sample
+    if args.z_scale != 1.0:
+        if not hasattr(fam, "noise"):
+            raise ConfigError(f"--z-scale needs a GAN run; {workdir} is not one")
+        sample = lambda st, k, n: fam.generate(st, args.z_scale * fam.noise(k, n))  # noqa: E731
+    imgs = sample_in_batches(sample, run.state, key, args.num)
     imgs = data_lib.to_unit(imgs, run.config.dataset)
     test = data_lib.load(data_lib.base_config(run.config.dataset.name)).test
     judge = ImageJudge(classifier_lib.load(folder), test["x"])

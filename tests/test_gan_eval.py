@@ -128,6 +128,19 @@ def test_image_judge_flags_a_collapsed_sample_set():
     np.testing.assert_allclose(judge.class_shares(real).sum(), 1.0)
 
 
+def test_image_judge_counts_the_images_its_classifier_is_unsure_of():
+    from jaxgen.evaluation import samples
+
+    class Toy:  # confidence: the mean pixel; class: 0
+        features = staticmethod(lambda x: x.reshape(len(x), -1))
+        predict = staticmethod(lambda x: np.zeros(len(x), int))
+        probs = staticmethod(lambda x: np.stack([x.mean((1, 2)), 1 - x.mean((1, 2))], -1))
+
+    images = np.stack([np.full((4, 4), v) for v in (0.95, 0.99, 0.5, 0.8)])
+    row = samples.ImageJudge(Toy(), np.random.default_rng(0).uniform(size=(32, 4, 4)))(images)
+    assert row["unsure_share"] == 0.5  # 0.5 and 0.8 (top probability 0.5 and 0.8) of four
+
+
 def test_sample_quality_script_judges_a_run_with_the_cached_classifier(tmp_path):
     """`scripts/sample_quality.py` on a tiny MNIST GAN: one JSON line whose shares sum to
     1; without a classifier, one line of error and a non-zero exit."""
@@ -160,3 +173,10 @@ def test_sample_quality_script_judges_a_run_with_the_cached_classifier(tmp_path)
     assert row["num_images"] == 300 and row["step"] > 0
     assert sum(row["class_shares"]) == pytest.approx(1.0)
     assert row["max_class_share"] == pytest.approx(max(row["class_shares"]), abs=1e-4)
+    assert 0.0 <= row["unsure_share"] <= 1.0
+    # The truncation trick: samples of 0.5 z are other images, judged the same way.
+    out = subprocess.run(
+        script + args + ["--z-scale", "0.5"], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    half = json.loads(out.stdout.strip().splitlines()[-1])
+    assert half["num_images"] == 300 and half["fid_vs_test"] != row["fid_vs_test"]

@@ -21,6 +21,8 @@ import numpy as np
 from jaxgen.evaluation.fid import frechet_distance, statistics
 from jaxgen.evaluation.sharpness import sharpness
 
+UNSURE = 0.9  # a top class probability below this marks an image the classifier is unsure of
+
 
 class ImageJudge:
     """Scores sets of images in [0, 1] against a fixed reference set (fitted once).
@@ -43,14 +45,20 @@ class ImageJudge:
         return np.bincount(pred, minlength=self.num_classes) / len(images)
 
     def __call__(self, images: np.ndarray) -> dict:
-        """`fid_vs_test`, the `sharpness` measures and `max_class_share` of `images`."""
+        """`fid_vs_test`, the `sharpness` measures and `max_class_share` of `images`, and
+        with a classifier that gives `probs`, `unsure_share`: the share of images whose
+        top class probability is below 0.9 (malformed digits; about 7% of real ones)."""
         feats = self.classifier.features(images)
-        return {
+        row = {
             "fid_vs_test": frechet_distance(*statistics(feats), *self.reference_stats),
             "num_images": len(images),
             **sharpness(images),
             "max_class_share": float(self.class_shares(images).max()),
         }
+        if hasattr(self.classifier, "probs"):
+            top = np.asarray(self.classifier.probs(images)).max(-1)
+            row["unsure_share"] = float((top < UNSURE).mean())
+        return row
 
 
 __all__ = ["ImageJudge"]

@@ -223,14 +223,16 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "digits give the floor. Sharpness: mean gradient magnitude and Laplacian variance "
         "(higher = sharper), fraction of mid-gray pixels in [0.25, 0.75] (higher = blurrier); "
         "`max_class_share` is the most frequent predicted digit's share (0.1 = balanced; high = "
-        "mode collapse)."
+        "mode collapse); `unsure_share` the share of images whose top class probability is "
+        "below 0.9 (malformed digits)."
     ]
     figures = ["figures/real_samples.png"]
     for name in samples:
         figures.append(f"figures/{name}_samples.png")
         if name.startswith("gan"):
             figures.append(f"figures/{name}_interp.png")
-    cols = ["model", "fid_vs_test", "grad_mag", "lap_var", "mid_gray", "max_class_share"]
+    cols = ["model", "fid_vs_test", "grad_mag", "lap_var", "mid_gray"]
+    cols += ["max_class_share", "unsure_share"]
     print(f"classifier test accuracy {clf.test_accuracy:.4f}")
     return experiment.finish(
         workdir,

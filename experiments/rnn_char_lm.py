@@ -18,6 +18,11 @@ What the default run does (and why):
   (`dataset.streams`, `train.shuffle=False`). Shuffled 100-character windows from a zero
   state (the earlier setting) never learn to use more context, and reached 2.06.
 - One LSTM layer of 512, Adam at 2e-3 with cosine decay, gradients clipped at norm 1.
+- A continuous cache over each stream's last 2,000 characters (Grave et al. 2017), theta
+  and lambda picked on the validation files (1.0 and 0.4): the held-out test text falls from
+  2.173 bits/char to 1.573, and to 1.511 on top of dynamic evaluation (1.907 alone). Code
+  repeats its names and lines within a file; the cache reuses them as lzma does (jax
+  0.12.0.1, one pinned core: 36 min of training, 19 of evaluation).
 - Learning curves (validation every 600 steps) against training characters and CPU seconds.
 A long run checkpoints every 300 steps; running the same command again continues where it
 stopped.

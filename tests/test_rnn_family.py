@@ -89,6 +89,20 @@ def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
         out = run.generate(jax.random.PRNGKey(0), prime, length, 0.7)
         assert out.shape == (1, length) and out.dtype == jnp.int32
     assert run.sample(jax.random.PRNGKey(1), 2).shape == (2, cfg.model.sample_length)
+    # scripts/char_lm_cache.py tunes the cache of the trained run on its validation text.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = [sys.executable, str(ROOT / "scripts" / "char_lm_cache.py")]
+    args = ["--workdir", str(tmp_path / "lm"), "--sizes", "10,40", "--streams", "4", "--test"]
+    out = subprocess.run(script + args, capture_output=True, text=True, cwd=ROOT, check=True)
+    rows = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert [r["size"] for r in rows] == [10, 40]
+    for r in rows:
+        assert r["best_val_bpc"] == pytest.approx(np.min(r["val_bpc"]), abs=1e-4)
+        assert np.isfinite(r["test_bpc"]) and r["theta"] in (0.3, 1.0, 3.0)
 
 
 def test_exact_match_counts_tokens_up_to_eos():

@@ -101,7 +101,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     # FID and digit 9's share of the samples (0.10 in real digits) by epoch, PacGAN2
     # (scripts/sample_quality.py mid-way): 10: 15.1, 0.173 (without packing 12.8, 0.167);
     # 20: 9.6, 0.157; 23: 9.13, 0.156; 30: 7.6, 0.157. FID still falls; the 9s' share stopped
-    # falling at epoch 20, and the raw G (no moving average) has the same 0.157 at epoch 30.
+    # falling at epoch 20.
     conv.train.num_epochs = 1 if quick else 30
     v = vae.config("mnist", arch="mlp", latent_dim=20, likelihood="bernoulli")
     v.model.report_nll_k = 0  # likelihoods are the VAE issue's business

@@ -16,9 +16,9 @@ The conv GAN after 30 epochs: FID 7.6 (the VAE's 59.3), sharpness equal to real 
 digit 9 at 0.157 of its samples against the 0.15 target (`conv.train.num_epochs` below).
 Why 9 (`python scripts/sample_quality.py --workdir runs/gan_mnist/gan_conv`): the
 classifier's top probability is below 0.9 for 34% of the samples (`unsure_share`; see the
-table for real digits'), and 9 is where it files the malformed ones. Truncating z makes it
-worse (`--z-scale 0.8`: digit 9 at 0.175, FID 8.4): 9 sits at the centre of the latent
-space. So the remedy is sample quality, not more spread.
+table for real digits'), so the surplus of 9s is likely ambiguous strokes. Truncating z
+makes it worse (`--z-scale 0.8`: digit 9 at 0.175, FID 8.4): the 9s sit at the centre of
+the latent space. So the next remedy aims at sample quality, not more spread.
 
 What mattered for the conv GAN (classifier FID of 5,000 samples, by epoch): samples from a
 moving average of G's weights (`model.g_ema` 0.999; the raw G's FID after one epoch was

@@ -47,7 +47,7 @@ class ImageJudge:
     def __call__(self, images: np.ndarray) -> dict:
         """`fid_vs_test`, the `sharpness` measures and `max_class_share` of `images`, and
         with a classifier that gives `probs`, `unsure_share`: the share of images whose
-        top class probability is below 0.9 (malformed digits; about 7% of real ones)."""
+        top class probability is below 0.9 (malformed digits)."""
         feats = self.classifier.features(images)
         row = {
             "fid_vs_test": frechet_distance(*statistics(feats), *self.reference_stats),

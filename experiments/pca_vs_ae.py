@@ -46,6 +46,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.code_sizes_ferris = (1, 6)
         c.ferris.train.num_epochs = 30
         c.ferris.dataset.num_points = 4000
+        c.ferris.train.checkpoint_every_steps = 10**9  # at the end only: saves cost seconds
         c.skip_mnist = True
     for sub in (c.ferris, c.mnist):
         sub.train.progress = arg not in ("tiny",)

@@ -62,7 +62,8 @@ def run_one(spec: str, workdir: Path, overrides: list[str], devices: int) -> flo
     time. The same mesh size gives the same split of each batch, hence the same sums: a
     one-device run differs by float rounding, which training then amplifies."""
     t = time.time()
-    env = _env(XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+    env = _env(XLA_FLAGS=flags.strip())  # the user's flags too, as the other runs get them
     cmd = _command(spec, workdir, [*overrides, "--config.data_parallel=true"])
     with open(workdir.with_suffix(".log"), "w") as log:
         rc = subprocess.call(cmd, stdout=log, stderr=log, env=env)

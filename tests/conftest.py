@@ -19,6 +19,13 @@ else:
     _CACHE = None
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# The suite compiles hundreds of tiny programs and runs each for moments: LLVM's code
+# optimizations cost more than they save there (they took half of a public-API test's CPU
+# time). XLA's graph passes, its fusions included, still run; `test_numerics.py` runs the
+# reference checks again at the default level, as users' runs compile.
+_flags = os.environ.get("XLA_FLAGS", "")
+if "JAXGEN_TESTS_DEFAULT_OPTIMIZATION" not in os.environ and "backend_optimization" not in _flags:
+    os.environ["XLA_FLAGS"] = (_flags + " --xla_backend_optimization_level=0").strip()
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 

@@ -212,7 +212,8 @@ def test_data_parallel_matches_one_device(tmp_path):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
         print("OK", one.summary["test"]["loss"], two.summary["test"]["loss"])
     """)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    env = dict(os.environ, XLA_FLAGS=flags.strip())
     proc = subprocess.run(
         [PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=300
     )

@@ -144,6 +144,10 @@ def load_split(split: str, data_dir: str | None = None) -> tuple[np.ndarray, np.
                     download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
                 )
             )
+        key = (split, str(b.data_dir), _signature(Path(b.data_dir)))
+        if key in _READ:  # Tests and experiments read the same splits many times a process.
+            images, labels = _READ[key]
+            return images.copy(), labels.copy()
         source = b.as_data_source(split=split)
         n = len(source)
         images = np.empty((n, 28, 28, 1), np.uint8)
@@ -163,4 +167,20 @@ def load_split(split: str, data_dir: str | None = None) -> tuple[np.ndarray, np.
             f"({type(e).__name__}: {' '.join(str(e).split())[:120]}); delete that folder and "
             "they are rebuilt"
         ) from e
-    return images, labels
+    _READ[key] = (images, labels)
+    return images.copy(), labels.copy()
+
+
+# Splits already decoded in this process, keyed by the prepared files' names, sizes and
+# modification times, so a file replaced or damaged since is read (and checked) again.
+_READ: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _signature(folder: Path) -> tuple:
+    return tuple(
+        sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.iterdir()
+            if p.is_file()
+        )
+    )

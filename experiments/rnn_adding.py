@@ -29,7 +29,9 @@ core): the LSTM with the default init had test wrong 0 / 246 / 2 / 503 and never
 seed at <= 1 wrong; with chrono 0 / 0 / 0 / 0, every seed at <= 1 wrong on validation after
 32k sequences (the first check at 16k: 34 / 13 / 591 / 50), 869 CPU seconds. At T = 500
 (`make rnn-adding-chrono`, the LSTM): test 0 / 0 / 0 / 0, every seed at 0 wrong on
-validation after 64k sequences (H&S's LSTM: 0 wrong after 209k), 2,178 CPU seconds.
+validation after 64k sequences (H&S's LSTM: 0 wrong after 209k), 2,178 CPU seconds. The
+coupled LSTM under chrono: 0 / 0 / 0 / 0 at T = 500 after 80k (1,895 CPU s) and at T = 200
+after 64k (695 CPU s). The peephole LSTM's runs (about an hour at T = 500) are not yet done.
 
 Run:
   python -m jaxgen.main --config experiments/rnn_adding.py --workdir runs/rnn_adding

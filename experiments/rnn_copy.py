@@ -6,6 +6,11 @@ uniformly: 10 log 8 / (lag + 20) nats per step (Arjovsky et al. 2016). The table
 cell's test cross-entropy over that baseline (below 1 = it remembers) and its per-symbol
 recall accuracy (chance 1/8).
 
+At lag 100 the plain LSTMs stall (`make rnn-copy-long`: recall 0.401 for the LSTM, 0.356
+for the peephole LSTM); with chrono initialization (`make rnn-copy-chrono`, forget biases
+log U(1, 99)) the LSTM recalls 0.944 of the symbols at 0.070 of the baseline's loss, the
+peephole LSTM 0.448 (jax 0.12.0.1, one pinned core, 16,000 steps, 1,182 CPU s for the LSTM).
+
 An experiment that is only data: the grid of runs (lags x cells), the table's columns and the
 README rows are the config; `jaxgen.experiment.sweep` trains and reports them.
 

@@ -59,6 +59,9 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "sample_length": 400,  # lm sampling
             "prime": "def ",  # lm sampling: text the samples continue
             "eval_chars": 0,  # lm report: cap on held-out characters (0 = all)
+            # lm report: the held-out text is read as this many contiguous streams, the state
+            # carried; fewer, longer streams give the cache more to reach back to.
+            "eval_streams": 64,
             # lm report: dynamic-evaluation rates to try on the validation text; the best is
             # then used on the test text (empty: static evaluation only).
             "dynamic_eval_lrs": (),
@@ -502,18 +505,20 @@ class RNNFamily(Family):
         if m.eval_chars:
             ids = ids[: m.eval_chars]
         held_out = text.decode_fast(ids)
-        bpc = self.stream_bpc(state, ids)
+        streams = m.get("eval_streams", 64)
+        bpc = self.stream_bpc(state, ids, streams)
         more = {}
         if m.dynamic_eval_lrs:
             val_ids = info["val_ids"][: len(ids)]
             tried = {
-                float(lr): self.stream_bpc(state, val_ids, adapt_lr=lr) for lr in m.dynamic_eval_lrs
+                float(lr): self.stream_bpc(state, val_ids, streams, adapt_lr=lr)
+                for lr in m.dynamic_eval_lrs
             }
             best = min(tried, key=tried.get)
             more = {
                 "dynamic_eval_val_bpc_by_lr": {str(k): v for k, v in tried.items()},
                 "dynamic_eval_lr": best,
-                "heldout_bpc_dynamic": self.stream_bpc(state, ids, adapt_lr=best),
+                "heldout_bpc_dynamic": self.stream_bpc(state, ids, streams, adapt_lr=best),
             }
         if m.get("cache_size", 0):
             # The grid is chosen on the validation text, then read off the test text; with
@@ -524,9 +529,9 @@ class RNNFamily(Family):
                 lrs["dynamic_cache"] = more["dynamic_eval_lr"]
             for name, lr in lrs.items():
                 val_ids = info["val_ids"][: len(ids)]
-                val = self.stream_bpc_cache(state, val_ids, *grid, adapt_lr=lr)
+                val = self.stream_bpc_cache(state, val_ids, *grid, streams, adapt_lr=lr)
                 a, b = np.unravel_index(np.argmin(val), val.shape)
-                test = self.stream_bpc_cache(state, ids, *grid, adapt_lr=lr)
+                test = self.stream_bpc_cache(state, ids, *grid, streams, adapt_lr=lr)
                 more.update(
                     {
                         f"{name}_theta": float(m.cache_thetas[a]),
@@ -559,6 +564,7 @@ class RNNFamily(Family):
         )
         return {
             "heldout_chars": int(len(ids)),
+            "eval_streams": streams,
             "heldout_bpc_stateful": bpc,
             **more,
             **{f"{k}_bpc": v for k, v in comp.items()},

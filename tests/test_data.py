@@ -35,6 +35,29 @@ def test_mnist_is_canonical_and_offline(mnist):
     assert "tensorflow" not in sys.modules
 
 
+@pytest.mark.parametrize(
+    "sizes, lengths",
+    [
+        ({"num_train": 300, "num_test": 50}, (300, 50, 50)),
+        ({"num_train": 70_000}, (50_000, 10_000, 10_000)),  # more than there are: all
+        ({"classes": (3,), "num_train": 100, "num_test": 50}, (100, 50, 50)),
+    ],
+)
+def test_a_small_mnist_config_reads_the_first_images_of_each_split(mnist, sizes, lengths):
+    """Reading only the images `num_train` / `num_test` keep gives what cutting the whole
+    splits gives."""
+    from jaxgen import data as data_lib
+
+    small = data_lib.load(data_lib.base_config("mnist", **sizes))
+    for name, n in zip(("train", "val", "test"), lengths, strict=True):
+        full = getattr(mnist, name)
+        if "classes" in sizes and name != "test":  # the filter applies to train and val
+            full = {k: v[full["y"] == 3] for k, v in full.items()}
+        assert len(getattr(small, name)["x"]) == n
+        for k in ("x", "y"):
+            np.testing.assert_array_equal(getattr(small, name)[k], full[k][:n])
+
+
 def test_mnist_builder_stores_uint8_in_array_record():
     b = mnist_lib.builder()
     assert b.is_prepared()

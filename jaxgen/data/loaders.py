@@ -22,11 +22,18 @@ def _images(x: np.ndarray) -> np.ndarray:
 def mnist(cfg: ConfigDict) -> Splits:
     """Canonical MNIST: train 50,000, validation = the last 10,000 of train, test 10,000."""
     data_dir = cfg.get("data_dir") or None
+    # `dataset.num_train` / `num_test` keep the first images of each split (`_postprocess`);
+    # reading only those skips decoding the rest. A class filter (on train and validation)
+    # needs those whole splits first.
+    classes = bool(cfg.get("classes"))
+    n_train = _TRAIN if classes else min(int(cfg.get("num_train") or _TRAIN), _TRAIN)
+    n_test = int(cfg.get("num_test") or 0) or None
+    val_end = _TRAIN + min(n_test, mnist_lib.NUM_VALIDATION) if n_test and not classes else ""
     splits = {}
     for name, spec in (
-        ("train", f"train[:{_TRAIN}]"),
-        ("val", f"train[{_TRAIN}:]"),
-        ("test", "test"),
+        ("train", f"train[:{n_train}]"),
+        ("val", f"train[{_TRAIN}:{val_end}]"),
+        ("test", f"test[:{n_test}]" if n_test else "test"),
     ):
         x, y = mnist_lib.load_split(spec, data_dir)
         splits[name] = {"x": _images(x), "y": y}

@@ -221,7 +221,7 @@ TARGETS: tuple[Target, ...] = (
         "64 streams that carry their state: held-out bits/char, static, with dynamic "
         "evaluation and with a continuous cache, vs gzip, bz2, lzma cold and primed with the "
         "training text; learning curves against characters and CPU seconds; samples. About "
-        "2 h on one core; resumable (run it again)",
+        "90 min on one core; resumable (run it again)",
         "rnn_char_lm.py",
         "char_lm",
     ),

@@ -60,7 +60,6 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.ae.train.checkpoint_every_steps = 10**9
         c.ae.train.batch_size = 50
         c.ae.model.hidden_size = 64
-        c.ae.dataset.num_train = 10_000
         c.ae.model.code_size = 8
         c.ae.dataset.num_train = 2000  # The demo's smoke test on MNIST; tests pass toy data.
         c.ae.dataset.num_test = 500

@@ -177,10 +177,5 @@ _READ: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _signature(folder: Path) -> tuple:
-    return tuple(
-        sorted(
-            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.iterdir()
-            if p.is_file()
-        )
-    )
+    stats = {p.name: p.stat() for p in folder.iterdir() if p.is_file()}
+    return tuple(sorted((name, s.st_size, s.st_mtime_ns) for name, s in stats.items()))

@@ -176,7 +176,21 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     hardest = min(rows, key=lambda r: r[f"{h}_relative"])["digit"]
 
     figs = workdir / "figures"
-    _bar_figure(rows, h, figs / "auroc_per_digit.png", num_seeds=int(first.num_seeds))
+    headline = f"AE relative error ({first.num_seeds} seeds)"
+    plotting.bars(
+        [str(r["digit"]) for r in rows],
+        {
+            headline: [r[f"{h}_relative"] for r in rows],
+            "AE error": [r[f"{h}_error"] for r in rows],
+            "PCA error": [r["pca_error"] for r in rows],
+            "kNN distance": [r["knn"] for r in rows],
+        },
+        figs / "auroc_per_digit.png",
+        errors={headline: [r[f"{h}_relative_std"] for r in rows]},
+        xlabel="normal digit",
+        ylabel="AUROC",
+        ylim=(0.5, 1.0),
+    )
     scores, labels = kept[hardest]
     plotting.curves(
         {name: anomaly.roc_curve(s, labels) for name, s in scores.items()},
@@ -247,29 +261,3 @@ def _select(config: ConfigDict, mean_row: dict) -> str:
     if config.select != "validation":
         return str(config.select)
     return max(config.models, key=lambda n: mean_row[f"{n}_val"])
-
-
-def _bar_figure(rows: list[dict], headline: str, path: Path, num_seeds: int) -> None:
-    import matplotlib.pyplot as plt
-
-    digits = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    w = 0.2
-    ax.bar(
-        digits - 1.5 * w,
-        [r[f"{headline}_relative"] for r in rows],
-        w,
-        yerr=[r[f"{headline}_relative_std"] for r in rows],
-        label=f"AE relative error ({num_seeds} seeds)",
-    )
-    ax.bar(digits - 0.5 * w, [r[f"{headline}_error"] for r in rows], w, label="AE error")
-    ax.bar(digits + 0.5 * w, [r["pca_error"] for r in rows], w, label="PCA error")
-    ax.bar(digits + 1.5 * w, [r["knn"] for r in rows], w, label="kNN distance")
-    ax.set_xticks(digits, [str(r["digit"]) for r in rows])
-    ax.set_xlabel("normal digit")
-    ax.set_ylabel("AUROC")
-    ax.set_ylim(0.5, 1.0)
-    ax.legend(loc="lower right", fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)

@@ -16,14 +16,12 @@ Run:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import experiment
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import linear_probe
 from jaxgen.families import autoencoder
@@ -151,7 +149,14 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         )
 
     figs = workdir / "figures"
-    _figure(rows, figs / "probe_accuracy.png")
+    acc = [r["probe_test_acc"] for r in rows]
+    plotting.bars(
+        [r["representation"] for r in rows],
+        {"linear probe": acc},
+        figs / "probe_accuracy.png",
+        ylabel="linear probe test accuracy",
+        ylim=(min(acc) - 0.05, 1.0),
+    )
     undercomplete = next((r for r in rows if r["representation"] == "AE undercomplete"), None)
     contractive = next((r for r in rows if r["representation"] == "AE contractive"), None)
     result = result_row(
@@ -182,20 +187,3 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         extra=extra,
         columns=list(rows[0]),
     )
-
-
-def _figure(rows: list[dict], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    names = [r["representation"] for r in rows]
-    acc = [r["probe_test_acc"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.barh(names, acc, color="tab:blue")
-    for i, a in enumerate(acc):
-        ax.text(a, i, f" {a:.3f}", va="center", fontsize=8)
-    ax.set_xlim(min(acc) - 0.05, 1.0)
-    ax.set_xlabel("linear probe test accuracy")
-    ax.invert_yaxis()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)

@@ -26,7 +26,7 @@ import matplotlib
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import experiment
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.data import mixtures
 from jaxgen.evaluation.fid import wasserstein_1d
@@ -128,7 +128,17 @@ def run(config: ConfigDict, workdir: str) -> dict:
     panel = [steps[-1] if s < 0 else s for s in config.panel_steps if s < 0 or s in states]
     _lecture_picture(res.family, states, panel, grid, dens, figs / "lecture_picture.png", key)
     _map_figure(res.family, states[steps[-1]], inv, figs / "generator_map.png")
-    _w1_figure(curves, np.mean(it_w1), floor, figs / "w1_over_training.png")
+    plotting.curves(
+        {
+            f"GAN {loss}": (sorted(c), np.array([c[t] for t in sorted(c)]))
+            for loss, c in curves.items()
+        },
+        figs / "w1_over_training.png",
+        "generator step",
+        "W1 to held-out data",
+        logy=True,
+        hlines={"inverse transform": np.mean(it_w1), "training data (floor)": floor},
+    )
 
     gan_row, it_row = rows[1], rows[0]
     extra = {
@@ -225,24 +235,6 @@ def _map_figure(family, states, inv, path: Path) -> None:
     ax.set_ylabel("x")
     ax.legend(fontsize=7)
     ax.set_title("Learned generator vs the inverse-transform map")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _w1_figure(curves: dict, exact: float, floor: float, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for loss, c in curves.items():
-        steps = sorted(c)
-        v = np.array([c[s] for s in steps])
-        ax.plot(steps, v.mean(1), label=f"GAN {loss} (mean over seeds)")
-        ax.fill_between(steps, v.min(1), v.max(1), alpha=0.2)
-    ax.axhline(exact, color="k", ls="--", label="inverse transform")
-    ax.axhline(floor, color="gray", ls=":", label="training data (floor)")
-    ax.set_yscale("log")
-    ax.set_xlabel("generator step")
-    ax.set_ylabel("W1 to held-out data")
-    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -47,20 +47,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import matplotlib
 import numpy as np
 
 from jaxgen import data as data_lib
-from jaxgen import experiment
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation.modes import coverage_per_seed, coverage_summary, mode_coverage
 from jaxgen.families import gan
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key, sample_per_seed
 from jaxgen.train import train
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 NUM_EVAL = 2500  # the protocol's sample count
 R1_GAMMA = 1.0  # the zero-centred penalty's weight (see the docstring)
@@ -175,9 +171,18 @@ def run(config: ConfigDict, workdir: str) -> dict:
             row["train_seconds"] = round(res.summary.get("train_seconds", 0.0))
             rows.append(row)
             curves[(ds, name)] = per_step
-            _scatter_over_training(samples_at, splits, figs / f"{ds}_{name}_training.png", config)
-            _scatter_seeds(samples_at[last], splits, figs / f"{ds}_{name}_seeds.png")
-    _curve_figure(curves, figs / "modes_over_training.png")
+            steps = sorted(samples_at)
+            at = np.linspace(0, len(steps) - 1, config.num_panels).round().astype(int)
+            over = {f"step {steps[i]}\n": samples_at[steps[i]][0] for i in np.unique(at)}
+            _scatter(over, splits, figs / f"{ds}_{name}_training.png")
+            seeds = {f"seed {i}: ": pts for i, pts in enumerate(samples_at[last])}
+            _scatter(seeds, splits, figs / f"{ds}_{name}_seeds.png")
+    for j, (what, scale, label) in enumerate(_CURVES):
+        series = {}
+        for (ds, name), c in curves.items():
+            steps = sorted(c)
+            series[f"{ds}, {name}"] = (steps, scale * np.stack([c[s][:, j] for s in steps]))
+        plotting.curves(series, figs / f"{what}_over_training.png", "generator step", label)
     extra = {
         "curves": {
             f"{d}/{name}": {int(s): v.tolist() for s, v in c.items()}
@@ -195,7 +200,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "trained side by side (vmap). A mode is captured by >= 1 sample within 3 std; a sample "
         "is high quality (HQ) within 3 std of some mode."
     ]
-    figures = ["figures/modes_over_training.png"] + [
+    figures = [f"figures/{what}_over_training.png" for what, _, _ in _CURVES] + [
         f"figures/{ds}_{name}_{kind}.png"
         for ds in config.datasets
         for name in config.models
@@ -225,6 +230,9 @@ def describe(model: ConfigDict) -> str:
         parts.append(f"{model.d_steps} D steps")
     return ", ".join(parts)
 
+
+# The curves' figures: per-seed coverage column, its scale, the axis label.
+_CURVES = (("modes", 1.0, "modes captured (of 8 / 25)"), ("hq", 100.0, "% high-quality samples"))
 
 # PacGAN Table 1 (Lin et al. 2018): modes captured and % high-quality samples, 2,500 samples.
 PUBLISHED = {
@@ -265,58 +273,13 @@ def _row(ds: str, model: str, cov: np.ndarray) -> dict:
     }
 
 
-def _lims(info: dict) -> tuple[float, float]:
-    m = np.abs(info["means"]).max()
-    return -1.35 * m - 0.3, 1.35 * m + 0.3
-
-
-def _scatter_panels(panels: list[tuple[str, np.ndarray]], splits, path: Path) -> None:
-    """One scatter per (title prefix, samples) against the modes, titled with its coverage."""
-    lo, hi = _lims(splits.info)
-    n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
-    for ax, (title, pts) in zip(axes[0], panels, strict=True):
-        ax.scatter(*splits.info["means"].T, s=30, c="tab:blue", marker="x", label="modes")
-        ax.scatter(pts[:, 0], pts[:, 1], s=1, c="tab:orange", alpha=0.5)
+def _scatter(panels: dict[str, np.ndarray], splits, path: Path) -> None:
+    """One scatter per panel against the modes, its title followed by its coverage."""
+    m = np.abs(splits.info["means"]).max()
+    titled = {}
+    for title, pts in panels.items():
         cov = mode_coverage(pts, splits.info["means"], splits.info["stds"])
-        ax.set_title(
-            f"{title}{cov['modes_captured']} modes, {100 * cov['high_quality']:.0f}% HQ",
-            fontsize=8,
-        )
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _scatter_over_training(samples_at: dict, splits, path: Path, config) -> None:
-    steps = sorted(samples_at)
-    idx = np.unique(np.linspace(0, len(steps) - 1, config.num_panels).round().astype(int))
-    panels = [(f"step {steps[i]}\n", samples_at[steps[i]][0]) for i in idx]
-    _scatter_panels(panels, splits, path)
-
-
-def _scatter_seeds(samples: np.ndarray, splits, path: Path) -> None:
-    _scatter_panels([(f"seed {s}: ", pts) for s, pts in enumerate(samples)], splits, path)
-
-
-def _curve_figure(curves: dict, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for (ds, name), c in curves.items():
-        steps = sorted(c)
-        v = np.stack([c[s] for s in steps])  # (T, S, 2)
-        for ax, j, scale in ((axes[0], 0, 1.0), (axes[1], 1, 100.0)):
-            ax.plot(steps, scale * v[:, :, j].mean(1), label=f"{ds}, {name}")
-            ax.fill_between(steps, scale * v[:, :, j].min(1), scale * v[:, :, j].max(1), alpha=0.2)
-    axes[0].set_ylabel("modes captured (of 8 / 25)")
-    axes[1].set_ylabel("% high-quality samples")
-    for ax in axes:
-        ax.set_xlabel("generator step")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        hq = 100 * cov["high_quality"]
+        titled[f"{title}{cov['modes_captured']} modes, {hq:.0f}% HQ"] = pts
+    lims = (-1.35 * m - 0.3, 1.35 * m + 0.3)
+    plotting.scatter_panels(titled, path, modes=splits.info["means"], lims=lims)

@@ -34,19 +34,15 @@ import time
 from pathlib import Path
 
 import jax
-import matplotlib
 import numpy as np
 
-from jaxgen import experiment
+from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
 from jaxgen.evaluation import curves, likelihood
 from jaxgen.families import vae
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
 from jaxgen.train import train
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 SIBLINGS = ("vae_budget", "vae_iwae", "vae_mnist")  # the runs drawn beside this one
 
@@ -275,38 +271,25 @@ def _notes(config: ConfigDict, s: dict) -> list[str]:
 
 
 def _loss_vs_time(runs: list[Path], figs: Path) -> Path:
-    """Validation loss (-ELBO, or -IWAE bound for IWAE) against training seconds for each
-    finished run among `runs`, with its test NLL (k=5000) as a point at its end."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    seen, top = set(), 110.0  # the first epochs' ~140 nats would flatten the rest
+    """Validation loss (-ELBO, or -IWAE bound for IWAE) against training minutes for each
+    finished run among `runs`, its test NLL (k=5000) in its label."""
+    series, seen, top = {}, set(), 110.0  # the first epochs' ~140 nats would flatten the rest
     for run in runs:
         summary = run / "summary.json"
-        if run.resolve() in seen or not summary.is_file():
+        curve = curves.metric_curve(run / "vae", "loss", split="val")
+        if run.resolve() in seen or not summary.is_file() or curve is None:
             continue
         seen.add(run.resolve())
-        curve = curves.metric_curve(run / "vae", "loss", split="val")
-        if curve is None:
-            continue
-        t, loss = curve.seconds, curve.values
-        top = max(top, loss[-1] + 10)
-        line = ax.plot(t / 60, loss, label=f"{run.name}: validation loss")[0]
-        s = json.loads(summary.read_text())
-        if s.get("test_nll") is not None:
-            ax.plot(
-                [t[-1] / 60],
-                [s["test_nll"]],
-                "o",
-                color=line.get_color(),
-                label=f"{run.name}: test NLL {s['test_nll']:.2f}",
-            )
-    ax.axhline(PUBLISHED_NLL, color="gray", ls="--", lw=0.8, label=f"Burda VAE {PUBLISHED_NLL}")
-    ax.set_xscale("log")
-    ax.set_ylim(top=top)
-    ax.set_xlabel("training time, CPU minutes (one core)")
-    ax.set_ylabel("nats")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = figs / "elbo_vs_time.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        nll = json.loads(summary.read_text()).get("test_nll")
+        name = run.name + (f" (test NLL {nll:.2f})" if nll is not None else "")
+        series[name] = (curve.seconds / 60, curve.values)
+        top = max(top, curve.values[-1] + 10)
+    return plotting.curves(
+        series,
+        figs / "elbo_vs_time.png",
+        "training time, CPU minutes (one core)",
+        "validation loss, nats",
+        logx=True,
+        hlines={f"Burda VAE {PUBLISHED_NLL}": PUBLISHED_NLL},
+        ylim=(None, top),
+    )

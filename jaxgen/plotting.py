@@ -79,15 +79,38 @@ def error_vs_code_size(rows: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
-def scatter_panels(points: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
-    """Side-by-side 2-D scatter plots sharing axes."""
+def scatter_panels(
+    points: dict[str, np.ndarray],
+    path: Path,
+    title: str = "",
+    modes: np.ndarray | None = None,
+    lims: tuple[float, float] | None = None,
+) -> Path:
+    """Side-by-side 2-D scatter plots sharing axes, titled by their keys.
+
+    Args:
+      points: panel title -> (N, 2) points.
+      path: the PNG to write.
+      title: the figure's title.
+      modes: (M, 2) mode centres drawn as crosses on every panel (a mixture's means).
+      lims: both axes' limits; default: matplotlib's.
+    """
+    n = len(points)
+    size = 2.6 if modes is not None else 3.5
     fig, axes = plt.subplots(
-        1, len(points), figsize=(3.5 * len(points), 3.5), squeeze=False, sharex=True, sharey=True
+        1, n, figsize=(size * n, size), squeeze=False, sharex=True, sharey=True
     )
     for ax, (name, p) in zip(axes[0], points.items(), strict=True):
-        ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.5)
-        ax.set_title(name)
+        if modes is not None:
+            ax.scatter(*np.asarray(modes).T, s=30, c="tab:blue", marker="x")
+        ax.scatter(p[:, 0], p[:, 1], s=1 if modes is not None else 2, c="tab:orange", alpha=0.5)
+        ax.set_title(name, fontsize=8 if modes is not None else None)
         ax.set_aspect("equal")
+        if lims is not None:
+            ax.set_xlim(*lims)
+            ax.set_ylim(*lims)
+            ax.set_xticks([])
+            ax.set_yticks([])
     if title:
         fig.suptitle(title)
     return _save(fig, path)
@@ -100,16 +123,99 @@ def curves(
     ylabel: str = "",
     logy: bool = False,
     title: str = "",
+    *,
+    logx: bool = False,
+    hlines: dict[str, float] | None = None,
+    ylim: tuple[float | None, float | None] | None = None,
 ) -> Path:
-    """Line plot of named (x, y) series, e.g. learning curves."""
+    """Line plot of named (x, y) series, e.g. learning curves.
+
+    Args:
+      series: name -> (x of shape (T,), y of shape (T,) or (T, S)); a 2-D y is S seeds,
+        drawn as their mean with a band from their minimum to their maximum.
+      path: the PNG to write.
+      xlabel, ylabel, title: the axes' labels and the title.
+      logy, logx: logarithmic axes.
+      hlines: label -> a level drawn as a dashed horizontal line (a baseline, a bound).
+      ylim: (bottom, top) of the y axis, either None for matplotlib's.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> x = np.arange(5)
+        >>> p = curves({"seeds": (x, np.stack([x, x + 1], 1))}, tempfile.mkdtemp() + "/c.png",
+        ...            hlines={"floor": 0.5})
+        >>> p.is_file()
+        True
+    """
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, (x, y) in series.items():
-        ax.plot(x, y, label=name)
+        y = np.asarray(y)
+        if y.ndim == 2:
+            line = ax.plot(x, y.mean(1), label=f"{name} (mean of {y.shape[1]})")[0]
+            ax.fill_between(x, y.min(1), y.max(1), alpha=0.2, color=line.get_color())
+        else:
+            ax.plot(x, y, label=name)
+    for i, (name, level) in enumerate((hlines or {}).items()):
+        ax.axhline(level, color="k" if i == 0 else "gray", ls="--" if i == 0 else ":", label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     if title:
         ax.set_title(title)
-    ax.legend()
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def bars(
+    groups: Sequence[str],
+    series: dict[str, Sequence[float]],
+    path: Path,
+    *,
+    errors: dict[str, Sequence[float]] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    ylim: tuple[float, float] | None = None,
+) -> Path:
+    """Grouped bars: one group per label in `groups`, one bar per series in each.
+
+    Args:
+      groups: the groups' tick labels (a digit, a representation).
+      series: name -> one value per group.
+      path: the PNG to write.
+      errors: name -> one error-bar half-height per group, for the series that have them.
+      xlabel, ylabel: the axes' labels.
+      ylim: the value axis's range.
+
+    Example:
+        >>> import tempfile
+        >>> p = bars(["0", "1"], {"a": [0.9, 0.8], "b": [0.7, 0.95]},
+        ...          tempfile.mkdtemp() + "/b.png", errors={"a": [0.01, 0.02]})
+        >>> p.is_file()
+        True
+    """
+    x = np.arange(len(groups))
+    n = len(series)
+    w = 0.8 / n
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(groups) * max(1, n / 2)), 3.5))
+    for i, (name, values) in enumerate(series.items()):
+        err = (errors or {}).get(name)
+        ax.bar(x + (i - (n - 1) / 2) * w, values, w, yerr=err, label=name)
+        if n == 1:
+            for xi, v in zip(x, values, strict=True):
+                ax.text(xi, v, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
+    slanted = max(map(len, groups)) > 4  # long names would overlap
+    ax.set_xticks(
+        x, list(groups), rotation=30 if slanted else 0, ha="right" if slanted else "center"
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if n > 1:
+        ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)

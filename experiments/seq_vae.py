@@ -73,6 +73,7 @@ from jaxgen.config import ConfigDict
 from jaxgen.data import stdlib_sequences as seqs
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import curves
+from jaxgen.evaluation import sequence as seq_eval
 from jaxgen.families import seqvae
 from jaxgen.families.rnn import variant
 from jaxgen.report import markdown_table
@@ -204,7 +205,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
         )
         interpolations[name] = rep["interpolation"]
         seg = cfg.dataset.seq_len // config[kind].model.num_segments
-        by_offset[name] = _by_segment_offset(rep.get("position_accuracy"), seg)
+        by_offset[name] = seq_eval.accuracy_by_segment_offset(rep.get("position_accuracy"), seg)
         return {
             "sequences": kind,
             "decoder": decoder,
@@ -325,22 +326,6 @@ def _blocks_rows(rows: list[dict], config: ConfigDict) -> list[dict]:
         )
         for r in rows
     ]
-
-
-def _by_segment_offset(position_accuracy: dict | None, seg: int) -> dict[str, list | float]:
-    """A run's per-position accuracies averaged by offset within segments of `seg` tokens
-    (weighted by how many sequences are scored there), and the forced accuracy off the
-    segments' first positions. NaN for a run whose report predates the measurement."""
-    if position_accuracy is None:
-        return {"forced": [float("nan")], "greedy": [], "forced_rest": float("nan")}
-    scored = np.asarray(position_accuracy["scored"], float).reshape(-1, seg)
-    out: dict[str, list | float] = {}
-    for k in ("forced", "greedy"):
-        hits = np.asarray(position_accuracy[k]).reshape(-1, seg) * scored
-        out[k] = (hits.sum(0) / np.maximum(scored.sum(0), 1)).tolist()
-        if k == "forced":
-            out["forced_rest"] = float(hits[:, 1:].sum() / max(scored[:, 1:].sum(), 1))
-    return out
 
 
 def _learning_curves(workdir: Path) -> None:

@@ -45,6 +45,7 @@ from jaxgen.data.splits import Splits
 from jaxgen.evaluation import classifier as classifier_lib
 from jaxgen.evaluation.compression import psnr, quantized_psnr
 from jaxgen.evaluation.fid import frechet_distance_features
+from jaxgen.evaluation.metrics import in_batches
 from jaxgen.families import autoencoder, rnn, vae
 from jaxgen.results import row as result_row
 from jaxgen.sampling import named_key
@@ -131,10 +132,6 @@ def prior_config(config: ConfigDict, length: int) -> ConfigDict:
     return cfg
 
 
-def _batched(fn, x: np.ndarray, size: int = 2000) -> np.ndarray:
-    return np.concatenate([np.asarray(fn(x[i : i + size])) for i in range(0, len(x), size)])
-
-
 def _lm_batch(codes: np.ndarray, start: int) -> dict[str, np.ndarray]:
     """Code sequences (N, L) -> LM inputs [start, c_1..c_{L-1}] and targets [c_1..c_L]."""
     first = np.full((len(codes), 1), start, codes.dtype)
@@ -175,8 +172,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
                         "d": d,
                         "bits_per_number": bits,
                         "val": quantized_psnr(
-                            lambda v, e=enc: _batched(e, v),
-                            lambda z, g=dec: _batched(g, z),
+                            lambda v, e=enc: in_batches(e, v),
+                            lambda z, g=dec: in_batches(g, z),
                             x_train,
                             x_val,
                             bits,
@@ -192,11 +189,11 @@ def run(config: ConfigDict, workdir: str) -> dict:
         codes_of = jax.jit(lambda v, f=fam, s=st: f.code_indices(s, v))
         from_codes = jax.jit(lambda c, f=fam, s=st: f.decode_indices(s, c))
         rep = res.summary["report"]
-        c_train, c_test = _batched(codes_of, x_train), _batched(codes_of, x_test)
+        c_train, c_test = in_batches(codes_of, x_train), in_batches(codes_of, x_test)
         row = {
             "bits_per_image": bits,
             "vq_psnr": psnr(
-                x_test, _batched(jax.jit(lambda v, f=fam, s=st: f.reconstruct(s, v)), x_test)
+                x_test, in_batches(jax.jit(lambda v, f=fam, s=st: f.reconstruct(s, v)), x_test)
             ),
             "perplexity": rep["codebook_perplexity"],
             "codes_used": rep["codes_used"],
@@ -207,8 +204,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
                 continue
             _, _, enc, dec = trained[(name, best["d"])]
             row[f"{name}_psnr"] = quantized_psnr(
-                lambda v, e=enc: _batched(e, v),
-                lambda z, g=dec: _batched(g, z),
+                lambda v, e=enc: in_batches(e, v),
+                lambda z, g=dec: in_batches(g, z),
                 x_train,
                 x_test,
                 best["bits_per_number"],
@@ -218,7 +215,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
         length, k = c_train.shape[1], config.codebook_size
         prior_splits = Splits(
             train=_lm_batch(c_train, k),
-            val=_lm_batch(_batched(codes_of, x_val), k),
+            val=_lm_batch(in_batches(codes_of, x_val), k),
             test=_lm_batch(c_test, k),
             info={"name": "vq_codes"},
         )
@@ -234,7 +231,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
         freq = np.stack([np.bincount(c_train[:, j], minlength=k) for j in range(length)])
         logits = jnp.log(jnp.asarray(freq, jnp.float32) + 1e-9)
         indep = np.asarray(jax.random.categorical(marg_key, logits, shape=(n, length)))
-        lstm_imgs, indep_imgs = _batched(from_codes, lstm_codes), _batched(from_codes, indep)
+        lstm_imgs, indep_imgs = in_batches(from_codes, lstm_codes), in_batches(from_codes, indep)
         row["fid_vq_lstm_prior"] = fid(lstm_imgs)
         row["fid_vq_marginals"] = fid(indep_imgs)
         best = continuous.get(("vae", bits))
@@ -242,10 +239,10 @@ def run(config: ConfigDict, workdir: str) -> dict:
             v_fam, v_st, _, _ = trained[("vae", best["d"])]
             samp = jax.jit(lambda kk, f=v_fam, s=v_st: f.sample(s, kk, n))
             row["fid_vae_prior"] = fid(np.asarray(samp(named_key(key, f"vae_{bits}"))))
-        row["fid_vq_reconstructions"] = fid(_batched(from_codes, c_test[:n]))
+        row["fid_vq_reconstructions"] = fid(in_batches(from_codes, c_test[:n]))
         rows.append(row)
         grids[bits] = (lstm_imgs[:50], indep_imgs[:30])
-        recon = np.concatenate([x_test[:10], _batched(from_codes, c_test[:10])])
+        recon = np.concatenate([x_test[:10], in_batches(from_codes, c_test[:10])])
         plotting.image_grid(
             recon,
             figs / f"vq_{bits}_reconstructions.png",

@@ -45,20 +45,13 @@ def relative_error(x: Array, x_hat: Array, eps: float = 1e-8) -> Array:
     return squared_error(x, x_hat) / (jnp.sum(xf * xf, axis=1) + eps)
 
 
-def _batched(fn: Callable[[Array], Array], x: np.ndarray, batch_size: int, axis: int) -> np.ndarray:
-    parts = [
-        np.asarray(fn(jnp.asarray(x[i : i + batch_size]))) for i in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(parts, axis=axis)
-
-
 def reconstruction_errors(family, state, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
     """Squared reconstruction error of every example under every seed: (num_seeds, N).
 
     `state` carries a leading seed axis, as `train` returns it; the seeds are vmapped.
     """
     fn = jax.jit(jax.vmap(lambda s, xb: squared_error(xb, family.reconstruct(s, xb)), (0, None)))
-    return _batched(lambda xb: fn(state, xb), x, batch_size, axis=1)
+    return metrics.in_batches(lambda xb: fn(state, xb), x, batch_size=batch_size, axis=1)
 
 
 def energy(x: np.ndarray) -> np.ndarray:
@@ -79,7 +72,7 @@ def knn_distance(train_x: Array, test_x: np.ndarray, k: int, batch_size: int = 2
         neg, _ = jax.lax.top_k(-d2, k)
         return jnp.mean(jnp.sqrt(jnp.maximum(-neg, 0.0)), axis=1)
 
-    return _batched(one, test_x, batch_size, axis=0)
+    return metrics.in_batches(one, test_x, batch_size=batch_size)
 
 
 # Geometric transforms that turn a normal image into a synthetic anomaly: the strokes stay

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import serialization
+
+from jaxgen.evaluation.metrics import in_batches
 
 Array = jax.Array
 CACHE_DIR = "classifier"  # inside the given run folder
@@ -58,13 +61,7 @@ class Classifier:
 
     def _apply(self, x, features: bool, batch_size: int = 1000) -> np.ndarray:
         fn = _apply_fn(features)
-        x = np.asarray(x)
-        return np.concatenate(
-            [
-                np.asarray(fn(self.params, x[i : i + batch_size]))
-                for i in range(0, len(x), batch_size)
-            ]
-        )
+        return in_batches(partial(fn, self.params), np.asarray(x), batch_size=batch_size)
 
     def logits(self, x) -> np.ndarray:
         return self._apply(x, False)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -418,20 +419,14 @@ def make_family(config: ConfigDict) -> AutoencoderFamily:
 
 def codes(family: AutoencoderFamily, state, x: np.ndarray, batch: int = 2000) -> np.ndarray:
     """Codes of a large array, in batches (host side, for probes and plots)."""
-    enc = jax.jit(family.encode)
-    return np.concatenate(
-        [np.asarray(enc(state, x[i : i + batch])) for i in range(0, len(x), batch)]
-    )
+    return metrics.in_batches(partial(jax.jit(family.encode), state), x, batch_size=batch)
 
 
 def reconstructions(
     family: AutoencoderFamily, state, x: np.ndarray, batch: int = 2000
 ) -> np.ndarray:
     """Reconstructions of a large array, in batches (host side)."""
-    rec = jax.jit(family.reconstruct)
-    return np.concatenate(
-        [np.asarray(rec(state, x[i : i + batch])) for i in range(0, len(x), batch)]
-    )
+    return metrics.in_batches(partial(jax.jit(family.reconstruct), state), x, batch_size=batch)
 
 
 __all__ = [

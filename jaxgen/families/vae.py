@@ -39,6 +39,7 @@ from jaxgen import distributions as dist
 from jaxgen.config import ConfigDict, base_config
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import likelihood
+from jaxgen.evaluation.metrics import in_batches
 from jaxgen.models.conditioning import balanced_labels, batch_labels, with_label
 from jaxgen.models.conv import ConvDecoder, ConvEncoder
 from jaxgen.models.mlp import MLP
@@ -396,12 +397,7 @@ def active_units(
 
     A unit u is active when Var over the data of E[z_u|x] exceeds `threshold`.
     """
-    means = np.concatenate(
-        [
-            np.asarray(encode(x[i : i + batch_size], None if y is None else y[i : i + batch_size]))
-            for i in range(0, len(x), batch_size)
-        ]
-    )
+    means = in_batches(encode, x, y, batch_size=batch_size)
     var = means.var(axis=0)
     return {"active_units": int((var > threshold).sum()), "posterior_mean_var": var.tolist()}
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
-from jaxgen.config import ConfigDict
+from jaxgen.config import ConfigDict, variant
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import anomaly, metrics
 from jaxgen.families import autoencoder
@@ -113,9 +113,7 @@ def _digit(config: ConfigDict, full: data_lib.Splits, d: int, workdir: Path) -> 
     ink = anomaly.energy(x_test)
     row, per_seed, scores = {"digit": int(d)}, {}, {}
     for name, mcfg in config.models.items():
-        cfg = ConfigDict(mcfg.to_dict())
-        cfg.dataset.classes = (int(d),)
-        cfg.lock()
+        cfg = variant(mcfg, **{"dataset.classes": (int(d),)})
         one = _one_class(full, cfg)
         row["num_train"] = len(one.train["x"])
         res = train(cfg, workdir / f"{name}_digit{d}", splits=one)

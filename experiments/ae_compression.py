@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
-from jaxgen.config import ConfigDict
+from jaxgen.config import ConfigDict, variant
 from jaxgen.evaluation import metrics
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
@@ -87,10 +87,11 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
             if arch == "conv" and config.conv_code_sizes and k not in config.conv_code_sizes:
                 row[f"{arch}_ae_mse"] = row[f"{arch}_ae_psnr"] = float("nan")  # not trained
                 continue
-            cfg = ConfigDict(config[arch].to_dict())
-            cfg.model.code_size = int(k)
-            cfg.lock()
-            res = train(cfg, workdir / f"{arch}_code{k}", splits=splits)
+            res = train(
+                variant(config[arch], **{"model.code_size": int(k)}),
+                workdir / f"{arch}_code{k}",
+                splits=splits,
+            )
             row[f"{arch}_ae_mse"] = res.summary["test"]["mse"]
             row[f"{arch}_ae_psnr"] = res.summary["test"]["psnr"]
             models[(k, arch)] = res

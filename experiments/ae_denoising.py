@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxgen import corruption, experiment, plotting
 from jaxgen import data as data_lib
-from jaxgen.config import ConfigDict
+from jaxgen.config import ConfigDict, variant
 from jaxgen.evaluation import metrics
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
@@ -68,13 +68,6 @@ def get_config(arg: str | None = None) -> ConfigDict:
     return c
 
 
-def _sub_config(base: ConfigDict, **model) -> ConfigDict:
-    cfg = ConfigDict(base.to_dict())
-    cfg.model.update(model)
-    cfg.lock()
-    return cfg
-
-
 def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None) -> dict:
     """Trains the plain AE and one denoising AE per noise setting; writes tables and figures."""
     workdir = experiment.start(workdir, config)
@@ -88,7 +81,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         rec = pca.reconstruct(jnp.asarray(x.reshape(len(x), -1)))
         return np.asarray(jnp.clip(rec, 0.0, 1.0)).reshape(x.shape)
 
-    plain = train(_sub_config(config.ae), workdir / "plain_ae", splits=splits)
+    plain = train(variant(config.ae), workdir / "plain_ae", splits=splits)
     test_key = named_key(jax.random.PRNGKey(config.seed), "test_corruption")
     clean = jnp.asarray(x_test)
     rows, grids = [], {}
@@ -96,7 +89,11 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
         level = float(level)
         name = f"{kind}_{level:g}"
         dae = train(
-            _sub_config(config.ae, kind="denoising", corruption=kind, corruption_level=level),
+            variant(
+                config.ae,
+                **{"model.kind": "denoising", "model.corruption": kind},
+                **{"model.corruption_level": level},
+            ),
             workdir / f"dae_{name}",
             splits=splits,
         )

@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
-from jaxgen.config import ConfigDict
+from jaxgen.config import ConfigDict, variant
 from jaxgen.evaluation import linear_probe
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
@@ -96,9 +96,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
 
     rows = []
     for name, overrides in config.models.items():
-        cfg = ConfigDict(config.ae.to_dict())
-        cfg.model.update(overrides.to_dict())
-        cfg.lock()
+        cfg = variant(config.ae, **{f"model.{k}": v for k, v in overrides.items()})
         res = train(cfg, workdir / name, splits=splits)
         fam, state = res.family, res.seed_state(0)
         p = probe(autoencoder.codes(fam, state, xtr), autoencoder.codes(fam, state, xte))

@@ -27,7 +27,7 @@ import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
-from jaxgen.config import ConfigDict
+from jaxgen.config import ConfigDict, variant
 from jaxgen.data import mixtures
 from jaxgen.evaluation.fid import wasserstein_1d
 from jaxgen.families import gan
@@ -105,10 +105,9 @@ def run(config: ConfigDict, workdir: str) -> dict:
 
     curves, results = {}, {}
     for loss in config.losses:
-        cfg = ConfigDict(config.gan.to_dict())
-        cfg.model.loss = loss
-        cfg.lock()
-        res = train(cfg, workdir / f"gan_{loss}", splits=splits)
+        res = train(
+            variant(config.gan, **{"model.loss": loss}), workdir / f"gan_{loss}", splits=splits
+        )
         states = gan.snapshot_states(res)
         fam = res.family
         eval_key = named_key(key, "eval")

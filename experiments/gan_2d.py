@@ -49,6 +49,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxgen import config as config_lib
 from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
 from jaxgen.config import ConfigDict
@@ -145,9 +146,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
     for ds in config.datasets:
         splits = None
         for name, model_cfg in config.models.items():
-            cfg = ConfigDict(model_cfg.to_dict())
-            cfg.dataset.name = ds
-            cfg.lock()
+            cfg = config_lib.variant(model_cfg, **{"dataset.name": ds})
             if splits is None:
                 splits = data_lib.load(cfg.dataset)
                 real = splits.test["x"][:NUM_EVAL]

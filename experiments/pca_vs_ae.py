@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen import experiment, plotting
-from jaxgen.config import ConfigDict
+from jaxgen.config import ConfigDict, variant
 from jaxgen.families import autoencoder
 from jaxgen.models import pca as pca_lib
 from jaxgen.train import train
@@ -65,10 +65,11 @@ def _sweep(name: str, cfg: ConfigDict, sizes, workdir: Path) -> tuple[list[dict]
     rows, models = [], {}
     for k in sizes:
         pca_err, p = _pca_error(x_train, x_test, k)
-        run_cfg = ConfigDict(cfg.to_dict())
-        run_cfg.model.code_size = int(k)
-        run_cfg.lock()
-        result = train(run_cfg, workdir / f"{name}_ae_code{k}", splits=splits)
+        result = train(
+            variant(cfg, **{"model.code_size": int(k)}),
+            workdir / f"{name}_ae_code{k}",
+            splits=splits,
+        )
         ae_err = result.summary["test"]["mse"]
         rows.append(
             {

@@ -52,7 +52,8 @@ def main() -> None:
         sample = lambda st, k, n: fam.generate(st, args.z_scale * fam.noise(k, n))  # noqa: E731
     imgs = sample_in_batches(sample, run.state, key, args.num)
     imgs = data_lib.to_unit(imgs, run.config.dataset)
-    test = data_lib.load(data_lib.base_config(run.config.dataset.name)).test
+    # Only the test split is judged against: read one training image, not 50,000.
+    test = data_lib.load(data_lib.base_config(run.config.dataset.name, num_train=1)).test
     judge = ImageJudge(classifier_lib.load(folder), test["x"])
     row = {k: round(float(v), 4) for k, v in judge(imgs).items()}
     shares = np.round(judge.class_shares(imgs), 4).tolist()

@@ -172,12 +172,21 @@ def test_a_killed_save_leaves_a_tmp_folder_that_is_ignored(folder, reference):
     assert faults.same(faults.fingerprint(workdir), reference)
 
 
+# Orbax's reading tasks of a failed restore printed tracebacks when collected: now an error.
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_an_intact_checkpoint_of_another_config_is_refused_not_moved(folder, config_file, capsys):
     workdir = folder / "other-config"
     train(_config(), workdir, stop_at_step=5)
+    own = (workdir / "config.json").read_text()
     code, _, err = _main(capsys, config_file, workdir, "--config.model.hidden_size=16")
     assert code == 4 and len(err) == 1 and "does not restore with this config" in err[0], err
+    assert "params/" in err[0] and "(1, 16)" in err[0], err  # names the array that differs
     assert faults.checkpoint_steps(workdir) == [5]
+    # The message says to resume with the run's own config.json: it is still there.
+    assert (workdir / "config.json").read_text() == own
+    import gc
+
+    gc.collect()  # any coroutine orbax left behind would be reported now
 
 
 @pytest.mark.parametrize("tear", [b'{"step": 26, "split": "tr', b'{"step": 26, "\xd5\xff'])

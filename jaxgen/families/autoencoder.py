@@ -335,7 +335,7 @@ class AutoencoderFamily(Family):
                 book = vq.restart_dead(book, ze, named_key(key, "restart"), self.restart)
             aux["dead_codes"] = jnp.sum(state.codebook["count"] < self.restart)
             state = state.replace(codebook=book)
-        return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        return state, {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
 
     def eval_step(self, state, batch, key):
         x = batch["x"]

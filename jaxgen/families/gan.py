@@ -364,7 +364,7 @@ class GANFamily(Family):
             (loss, aux), grads = jax.value_and_grad(d_objective, has_aux=True)(
                 d_st.params, real, fake, y_real, named_key(k, "penalty")
             )
-            return d_st.apply_gradients(grads=grads), (loss, aux, optax.global_norm(grads))
+            return d_st.apply_gradients(grads=grads), (loss, aux, optax.tree.norm(grads))
 
         # Unrolled, not `lax.scan`: XLA CPU runs convolutions inside a loop body on a slow
         # path (a DCGAN step took 3.5 s scanned against ~0.4 s unrolled); k is small.
@@ -382,7 +382,7 @@ class GANFamily(Family):
 
         g_loss, g_grads = jax.value_and_grad(g_objective)(g_state.params)
         g_state = g_state.apply_gradients(grads=g_grads)
-        g_norm, d_norm = optax.global_norm(g_grads), d_norms[-1]
+        g_norm, d_norm = optax.tree.norm(g_grads), d_norms[-1]
         metrics = {
             "loss": jnp.mean(d_losses),  # -V(D, G) (+ penalty): log 4 at equilibrium
             "d_loss": jnp.mean(d_losses),

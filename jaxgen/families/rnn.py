@@ -343,7 +343,7 @@ class RNNFamily(Family):
         if self.stateful:
             state = state.replace(carry=carry_out)
         metrics = {k: v.mean() for k, v in m.items()}
-        return state, {**metrics, "loss": loss, "grad_norm": optax.global_norm(grads)}
+        return state, {**metrics, "loss": loss, "grad_norm": optax.tree.norm(grads)}
 
     def eval_step(self, state, batch, key):
         return self.per_example(state.params, batch)[0]
@@ -577,7 +577,7 @@ class RNNFamily(Family):
 def _sgd_step(params, grads, count: int, lr: float):
     """Dynamic evaluation's step: SGD on the mean loss, its gradient norm clipped to 1."""
     grads = jax.tree.map(lambda a: a / count, grads)
-    scale = jnp.minimum(1.0, 1.0 / (optax.global_norm(grads) + 1e-12))
+    scale = jnp.minimum(1.0, 1.0 / (optax.tree.norm(grads) + 1e-12))
     return jax.tree.map(lambda p, d: p - lr * scale * d, params, grads)
 
 

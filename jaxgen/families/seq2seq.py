@@ -111,7 +111,7 @@ class Seq2SeqFamily(Family):
 
         (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         state = state.apply_gradients(grads=grads)
-        return state, {"loss": loss, "token_accuracy": acc, "grad_norm": optax.global_norm(grads)}
+        return state, {"loss": loss, "token_accuracy": acc, "grad_norm": optax.tree.norm(grads)}
 
     def eval_step(self, state, batch, key):
         ce, acc = self._loss(state.params, batch)

@@ -387,7 +387,7 @@ def beta_train_step(loss_fn, model_cfg: ConfigDict, state, batch: Batch, key):
         state.params, state.apply_fn, batch, key, beta
     )
     state = state.apply_gradients(grads=grads)
-    return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+    return state, {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
 
 
 def active_units(

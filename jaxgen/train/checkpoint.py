@@ -187,6 +187,9 @@ class Checkpointer:
             problem = self.verify(step)
             if problem is None:
                 try:
+                    mismatch = self._stored_mismatch(step, abstract_state)
+                    if mismatch:  # before orbax reads (a failed read leaves its tasks behind)
+                        raise ValueError(f"array shapes differ from this config's: {mismatch}")
                     state, meta = self._restore(step, abstract_state)
                     int(meta["step"])
                     if not _same_shapes(abstract_state, state):
@@ -223,6 +226,24 @@ class Checkpointer:
             except Exception as e:
                 problem = f"it does not restore ({_short(e)})"
         raise CheckpointError(f"checkpoint {step} in {self.directory} is unusable: {problem}")
+
+    def _stored_mismatch(self, step: int, abstract_state: Any) -> str | None:
+        """The first array whose stored shape or dtype differs from `abstract_state`'s.
+
+        Read from orbax's metadata, no array data: a restore that fails mid-read leaves
+        orbax's reading tasks to be collected later, which print tracebacks at exit.
+        """
+        try:
+            stored = ocp.StandardCheckpointHandler().metadata(self.directory / str(step) / "state")
+        except Exception:  # unreadable metadata: the restore itself reports it
+            return None
+        have = {_key(p): (tuple(x.shape), str(x.dtype)) for p, x in _leaves(stored)}
+        for path, x in _leaves(abstract_state):
+            want = (tuple(x.shape), str(x.dtype))
+            got = have.get(_key(path))
+            if got is not None and got != want:
+                return f"{_key(path)} is {got[0]} {got[1]} there, {want[0]} {want[1]} here"
+        return None
 
     def _restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
         out = self.manager.restore(
@@ -276,6 +297,16 @@ def _is_enospc(e: BaseException) -> bool:
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+def _leaves(tree: Any) -> list[tuple[Any, Any]]:
+    return jax.tree_util.tree_flatten_with_path(tree)[0]
+
+
+def _key(path: Any) -> str:
+    """A leaf's path as "opt_state/0/mu/dense_0/kernel", whether it was reached through
+    attributes (a TrainState), dict keys (orbax's metadata) or sequence indices."""
+    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
 def _same_shapes(abstract: Any, state: Any) -> bool:

@@ -210,9 +210,6 @@ def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
 
 def _open(config: ConfigDict, workdir: Path, trainer: Trainer) -> _Run:
     primary = parallel.is_primary()  # the one process that writes the run folder
-    if primary:
-        write_text(workdir / "config.json", to_json(config) + "\n")
-        write_json(workdir / "env.json", environment())
     log = MetricsLog(workdir / "metrics.jsonl", writable=primary)
     tensorboard = TensorBoardLog(workdir / "tensorboard") if primary else _NoSink()
     log.sinks.append(tensorboard)
@@ -223,6 +220,10 @@ def _open(config: ConfigDict, workdir: Path, trainer: Trainer) -> _Run:
         ckpt.close()
         tensorboard.close()
         raise
+    # Only now: a checkpoint refused as another config's leaves the run's own config.json.
+    if primary:
+        write_text(workdir / "config.json", to_json(config) + "\n")
+        write_json(workdir / "env.json", environment())
     if restored is None:
         state, step = trainer.init(), 0
         log.truncate_after(-1)

@@ -218,10 +218,10 @@ TARGETS: tuple[Target, ...] = (
     T(
         "char-lm",
         "character LSTM (512) on the standard library's source, truncated BPTT over "
-        "64 streams that carry their state: held-out bits/char, static, with dynamic "
-        "evaluation and with a continuous cache, vs gzip, bz2, lzma cold and primed with the "
+        "64 streams that carry their state: held-out bits/char, static and with a "
+        "continuous cache of 64,000 characters, vs gzip, bz2, lzma cold and primed with the "
         "training text; learning curves against characters and CPU seconds; samples. About "
-        "90 min on one core; resumable (run it again)",
+        "100 min on one core; resumable (run it again)",
         "rnn_char_lm.py",
         "char_lm",
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from jaxgen import experiment
@@ -144,3 +145,39 @@ def test_train_or_reuse_reads_a_finished_run_of_the_same_config_only(tmp_path, m
 
     monkeypatch.setattr(train_pkg, "train", lambda cfg, sub, splits: Trained())
     assert experiment.train_or_reuse(ConfigDict({"a": 2}), tmp_path, None) == {"steps": 9}
+
+
+@pytest.mark.parametrize(
+    "module", ["jaxgen.plotting", "jaxgen.evaluation.metrics", "jaxgen.evaluation.sequence"]
+)
+def test_the_shared_helpers_examples_run(module):
+    """The runnable examples of what experiments now share (figures, batching, sequences)."""
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module)).failed == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 100])
+def test_in_batches_equals_one_call_and_passes_none_on(batch_size):
+    from jaxgen.evaluation.metrics import in_batches
+
+    x = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        in_batches(lambda a, y: a * 2, x, None, batch_size=batch_size), 2 * x
+    )
+    # axis=1: per-seed outputs (S, B) joined along the examples.
+    out = in_batches(lambda a: np.stack([a.sum(1), -a.sum(1)]), x, batch_size=batch_size, axis=1)
+    np.testing.assert_allclose(out, np.stack([x.sum(1), -x.sum(1)]), rtol=1e-6)
+
+
+def test_accuracy_by_segment_offset_weights_by_sequences_scored():
+    from jaxgen.evaluation.sequence import accuracy_by_segment_offset
+
+    # Two segments of 2; the second segment was scored on 3 sequences, the first on 1.
+    acc = {"forced": [0.0, 1.0, 1.0, 0.5], "greedy": [1, 1, 0, 0], "scored": [1, 1, 3, 3]}
+    out = accuracy_by_segment_offset(acc, 2)
+    np.testing.assert_allclose(out["forced"], [(0 + 3) / 4, (1 + 1.5) / 4])
+    np.testing.assert_allclose(out["greedy"], [1 / 4, 1 / 4])
+    assert out["forced_rest"] == pytest.approx((1 + 1.5) / 4)
+    assert np.isnan(accuracy_by_segment_offset(None, 2)["forced_rest"])

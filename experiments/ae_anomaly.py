@@ -35,7 +35,6 @@ Run:
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -96,12 +95,6 @@ def get_config(arg: str | None = None) -> ConfigDict:
     return c
 
 
-def _one_class(full: data_lib.Splits, cfg: ConfigDict) -> data_lib.Splits:
-    """`full` filtered by `cfg.dataset` (classes) exactly as `data.load` would filter it."""
-    copy = dataclasses.replace(full, info=dict(full.info))
-    return data_lib._postprocess(copy, cfg.dataset)  # noqa: SLF001 (same semantics, no reload)
-
-
 def _auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(metrics.auroc(jnp.asarray(scores), jnp.asarray(labels)))
 
@@ -114,7 +107,7 @@ def _digit(config: ConfigDict, full: data_lib.Splits, d: int, workdir: Path) -> 
     row, per_seed, scores = {"digit": int(d)}, {}, {}
     for name, mcfg in config.models.items():
         cfg = variant(mcfg, **{"dataset.classes": (int(d),)})
-        one = _one_class(full, cfg)
+        one = data_lib.filter_classes(full, cfg.dataset.classes)
         row["num_train"] = len(one.train["x"])
         res = train(cfg, workdir / f"{name}_digit{d}", splits=one)
         # Choosing between the candidates sees the normal digit's validation images only.

@@ -167,3 +167,19 @@ def test_symmetric_scale_maps_to_minus_one_one_and_back():
     assert data_lib.to_unit(unit.test["x"], data_lib.base_config("blobs")) is unit.test["x"]
     with pytest.raises(ConfigError, match="scale"):
         data_lib.load(data_lib.base_config("blobs", scale="symmetric", binarize="dynamic"))
+
+
+def test_filter_classes_keeps_train_and_val_of_the_classes_and_every_test_class():
+    from jaxgen.data import filter_classes
+    from jaxgen.data.splits import Splits
+
+    def split(n):
+        return {"x": np.arange(n, dtype=np.float32)[:, None], "y": np.arange(n) % 3}
+
+    full = Splits(train=split(9), val=split(6), test=split(6), info={"name": "toy"})
+    one = filter_classes(full, (1,))
+    assert one.train["y"].tolist() == [1, 1, 1] and one.val["y"].tolist() == [1, 1]
+    assert one.test["y"].tolist() == full.test["y"].tolist()  # anomalies stay in the test
+    assert len(full.train["y"]) == 9 and one.info is not full.info  # a copy: full untouched
+    with pytest.raises(ConfigError, match="leaves no training data"):
+        filter_classes(full, (5,))

@@ -82,15 +82,32 @@ def _subset(batch: Batch | None, mask_or_n) -> Batch | None:
     return {k: v[mask_or_n] for k, v in batch.items()}
 
 
+def filter_classes(splits: Splits, classes) -> Splits:
+    """A copy of `splits` whose train and val keep only the labels in `classes`; the test
+    split keeps every class (one-class protocols score the others as anomalies).
+
+    What `dataset.classes` does in `load`, for a split already loaded with every class: one
+    read serves a run per class.
+
+    Raises:
+      ConfigError: no training example has one of `classes`.
+    """
+    import dataclasses
+
+    keep = tuple(int(c) for c in classes)
+    out = dataclasses.replace(splits, info=dict(splits.info))
+    for name in ("train", "val"):
+        data = getattr(out, name)
+        if data is not None and "y" in data:
+            setattr(out, name, _subset(data, np.isin(data["y"], keep)))
+    if len(out.train["x"]) == 0:
+        raise ConfigError(f"dataset.classes={keep} leaves no training data")
+    return out
+
+
 def _postprocess(splits: Splits, cfg: ConfigDict) -> Splits:
     if cfg.get("classes"):
-        keep = tuple(int(c) for c in cfg.classes)
-        for name in ("train", "val"):
-            data = getattr(splits, name)
-            if data is not None and "y" in data:
-                setattr(splits, name, _subset(data, np.isin(data["y"], keep)))
-        if len(splits.train["x"]) == 0:
-            raise ConfigError(f"dataset.classes={keep} leaves no training data")
+        splits = filter_classes(splits, cfg.classes)
     if cfg.get("num_train"):
         splits.train = _subset(splits.train, slice(0, int(cfg.num_train)))
     if cfg.get("num_test"):

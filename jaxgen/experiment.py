@@ -51,7 +51,13 @@ def train_or_reuse(cfg: Any, sub: Path, splits: Any) -> dict:
 
     done, stored = sub / "summary.json", sub / "config.json"
     if done.is_file() and stored.is_file() and stored.read_text().strip() == to_json(cfg):
-        return json.loads(done.read_text())
+        try:
+            summary = json.loads(done.read_text())
+        except ValueError:
+            summary = None
+        if isinstance(summary, dict):
+            return summary
+        # A damaged summary: the run (its checkpoints) is restored and finished again.
     return train(cfg, sub, splits=splits).summary
 
 

@@ -57,12 +57,26 @@ def _metrics_numbers(workdir: Path) -> dict[str, float]:
     return out
 
 
+def _read_object(path: Path) -> dict:
+    """A JSON object file of a run folder, or a ConfigError saying that it is damaged."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        data = e
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path} is damaged (not a JSON object); run the run's own command again to "
+            "rewrite it from its checkpoint"
+        )
+    return data
+
+
 def run_files(workdir: Path) -> dict[str, float]:
     """Every comparable number of a finished run folder (its top level and sub-runs)."""
     out: dict[str, float] = {}
     for path in sorted(workdir.rglob("summary.json")):
         rel = path.parent.relative_to(workdir)
-        out.update(_numbers(json.loads(path.read_text()), f"{rel}/summary.json:"))
+        out.update(_numbers(_read_object(path), f"{rel}/summary.json:"))
     for path in sorted(workdir.rglob("metrics.jsonl")):
         rel = path.parent.relative_to(workdir)
         out.update(
@@ -126,6 +140,8 @@ def reproduce(run_dir: str | Path, out_dir: str | Path | None = None, rtol: floa
             f"{run_dir} has not finished (no summary.json); resume it with its own command first"
         )
     config = from_json((run_dir / "config.json").read_bytes(), str(run_dir / "config.json"))
+    for summary in sorted(run_dir.rglob("summary.json")):  # before hours of training again
+        _read_object(summary)
     out = (
         Path(out_dir)
         if out_dir

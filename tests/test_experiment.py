@@ -145,6 +145,10 @@ def test_train_or_reuse_reads_a_finished_run_of_the_same_config_only(tmp_path, m
 
     monkeypatch.setattr(train_pkg, "train", lambda cfg, sub, splits: Trained())
     assert experiment.train_or_reuse(ConfigDict({"a": 2}), tmp_path, None) == {"steps": 9}
+    # The same config with a damaged summary: finished again, not read (nor a traceback).
+    for damaged in ("null", "{garbled"):
+        (tmp_path / "summary.json").write_text(damaged)
+        assert experiment.train_or_reuse(cfg, tmp_path, None) == {"steps": 9}
 
 
 @pytest.mark.parametrize(

@@ -383,6 +383,28 @@ def test_unreadable_orbax_metadata_sets_that_checkpoint_aside_not_the_folder(
     assert faults.same(faults.fingerprint(workdir), reference)
 
 
+@pytest.mark.parametrize("summary", ["null", '"x"', "[1]", "{garbled"])
+def test_a_damaged_summary_of_a_finished_run(folder, config_file, reference, capsys, summary):
+    """Running a finished run again rewrites a summary.json that is valid JSON but not an
+    object (`make fuzz` found `null` and a string raising AttributeError); reproduce refuses
+    it in one line before training anything."""
+    from jaxgen import reproduce
+
+    workdir = folder / f"summary-{summary.encode().hex()}"
+    subprocess.run(["cp", "-r", str(folder / "reference"), str(workdir)], check=True)
+    (workdir / "summary.json").write_text(summary)
+    assert reproduce.main([str(workdir), "--workdir", str(workdir) + "-repro"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "summary.json is damaged" in err[0], err
+    assert not Path(str(workdir) + "-repro").exists()
+    code, _, err = _main(capsys, config_file, workdir)
+    assert code == 0, err
+    assert (
+        json.loads((workdir / "summary.json").read_text())["test"]
+        == json.loads((folder / "reference" / "summary.json").read_text())["test"]
+    )
+
+
 def test_a_config_file_whose_get_config_returns_a_dict_is_one_line(tmp_path, capsys):
     path = tmp_path / "returns_dict.py"
     path.write_text("def get_config(arg=None):\n    return {'lr': 1}\n")

@@ -66,11 +66,12 @@ def _summarize(values: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def _read_summary(workdir: Path) -> dict[str, Any]:
-    """The run folder's summary.json, or {} if there is none or it does not parse."""
+    """The run folder's summary.json, or {} if there is none or it is not a JSON object."""
     try:
-        return json.loads((workdir / "summary.json").read_text())
+        summary = json.loads((workdir / "summary.json").read_text())
     except (OSError, ValueError):
         return {}
+    return summary if isinstance(summary, dict) else {}  # e.g. `null` or a string
 
 
 class _NoSink:

@@ -10,7 +10,10 @@ Run:
       (the full schedule; make vae. 3280 epochs, 8.2 M steps of batch 20: 2.2 h on one core
       of the 2-core machine, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
       intra_op_parallelism_threads=1" taskset -c 0 make vae, ~1,040 steps/s, while the other
-      core ran other work; both cores, alone: 1,200-1,400 steps/s over the first 45 s)
+      core ran other work; both cores, alone: 1,200-1,400 steps/s over the first 45 s; jax
+      0.10.2). Machines vary: on 2026-12-04 the same command ran 430-520 steps/s over its
+      first 100 s, on jax 0.12 and 0.10.2 alike, with the other core busy or idle, where
+      one core's 1024^2 matmul gave 70 GFLOP/s against 108 the day before: about 5 h.)
   python -m jaxgen.main --config experiments/vae_mnist.py:budget --workdir runs/vae_budget
       (make vae-budget: the same network on half an hour of one core: batch 100, warm-up to
       lr 3e-3 and cosine decay, 640 epochs; 87.84 nats in 28.4 min with jax 0.12, plus

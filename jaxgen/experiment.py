@@ -30,7 +30,7 @@ from typing import Any
 
 from jaxgen.errors import ConfigError
 from jaxgen.report import markdown_table, reproduce_command
-from jaxgen.train.rundir import experiment_dir, write_json
+from jaxgen.train.rundir import experiment_dir, read_json_object, write_json
 
 
 def start(workdir: str | Path, config: Any) -> Path:
@@ -44,18 +44,14 @@ def train_or_reuse(cfg: Any, sub: Path, splits: Any) -> dict:
     Why: an experiment's sub-runs can be trained by another target sharing the folder or by
     a parallel process (`--config.<list>=(one,)`); a finished one is read, not reopened.
     """
-    import json
 
     from jaxgen.config import to_json
     from jaxgen.train import train
 
     done, stored = sub / "summary.json", sub / "config.json"
     if done.is_file() and stored.is_file() and stored.read_text().strip() == to_json(cfg):
-        try:
-            summary = json.loads(done.read_text())
-        except ValueError:
-            summary = None
-        if isinstance(summary, dict):
+        summary = read_json_object(done)
+        if summary is not None:
             return summary
         # A damaged summary: the run (its checkpoints) is restored and finished again.
     return train(cfg, sub, splits=splits).summary

@@ -58,12 +58,11 @@ def _metrics_numbers(workdir: Path) -> dict[str, float]:
 
 
 def _read_object(path: Path) -> dict:
+    from jaxgen.train.rundir import read_json_object
+
     """A JSON object file of a run folder, or a ConfigError saying that it is damaged."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        data = e
-    if not isinstance(data, dict):
+    data = read_json_object(path)
+    if data is None:
         raise ConfigError(
             f"{path} is damaged (not a JSON object); run the run's own command again to "
             "rewrite it from its checkpoint"

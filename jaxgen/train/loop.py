@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,14 @@ from jaxgen.train import parallel
 from jaxgen.train.checkpoint import Checkpointer
 from jaxgen.train.family import Family
 from jaxgen.train.preflight import prepare
-from jaxgen.train.rundir import MetricsLog, RunLock, environment, write_json, write_text
+from jaxgen.train.rundir import (
+    MetricsLog,
+    RunLock,
+    environment,
+    read_json_object,
+    write_json,
+    write_text,
+)
 from jaxgen.train.seeds import seed_slice
 from jaxgen.train.signals import StopRequests
 from jaxgen.train.trainer import Trainer
@@ -67,11 +73,7 @@ def _summarize(values: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def _read_summary(workdir: Path) -> dict[str, Any]:
     """The run folder's summary.json, or {} if there is none or it is not a JSON object."""
-    try:
-        summary = json.loads((workdir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return summary if isinstance(summary, dict) else {}  # e.g. `null` or a string
+    return read_json_object(workdir / "summary.json") or {}
 
 
 class _NoSink:

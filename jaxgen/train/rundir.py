@@ -142,6 +142,15 @@ def write_json(path: Path, obj: Any) -> None:
     write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True, default=str) + "\n")
 
 
+def read_json_object(path: Path) -> dict | None:
+    """The JSON object in `path`, or None if it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def experiment_dir(workdir: str | Path, config: Any) -> Path:
     """An experiment module's run folder: created, with the experiment's config.json and the
     env.json of this session in it (the versions its results were measured with, also when

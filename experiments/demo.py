@@ -46,11 +46,15 @@ def _adding(s: dict) -> str:
 
 def _char_lm(s: dict) -> str:
     rep = s["report"]
-    sample = " ".join(rep["samples"]["0.5"].split())[:60]
+    # The temperature whose samples read as Python most often (the quick config draws 0.8).
+    quality = rep.get("sample_quality") or {"0.5": {}}
+    temp = max(quality, key=lambda t: quality[t].get("reads_as_python", 0.0))
+    read = quality[temp].get("reads_as_python")
     return (
         f"{rep['heldout_bpc_stateful']:.2f} bits/char held out (lzma {rep['lzma_bpc']:.2f}, "
-        f"primed with the training text {rep['lzma_primed_bpc']:.2f}); "
-        f"sample: {sample!r}"
+        f"primed with the training text {rep['lzma_primed_bpc']:.2f}); sample at temperature "
+        f"{temp}: {rep['samples'][temp][:90]!r}"
+        + ("" if read is None else f" ({_pct(read)} of its samples read as Python)")
     )
 
 

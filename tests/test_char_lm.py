@@ -91,6 +91,39 @@ def test_primed_compressor_charges_only_the_new_bytes():
     assert primed["lzma"] < 0.5 * seq_eval.compressor_bpc(held_out)["lzma"]
 
 
+@pytest.mark.parametrize(
+    "sample, wanted",
+    [
+        ("x = f(a)\nif x:\n    return [x, y[0]]\ny = (\n", True),  # last line: cut off
+        ("x = f(a)\nif x:\n    return [x, y[0]]\n" + " " * 40 + "\n", False),  # a loop
+        ("x = f(a)\nif x:\nreturn [x, y[0]]\n", False),  # nothing indented
+        ("x = f(a)\nfi x:\n    retur [x, y[0]]\n", False),  # no whole keyword
+        ("x = f(a))\nif x:\n    return [x, y[0)]\n", False),  # brackets mismatched
+        ("x = f(a,\n      b)\nif x:\n    return '(' + [x]\n", True),  # across lines
+    ],
+)
+def test_python_likeness_wants_all_four_tests(sample, wanted):
+    score = seq_eval.python_likeness([sample])
+    assert score["reads_as_python"] == float(wanted), score
+    with_a_bad_one = seq_eval.python_likeness([sample, "abc"])
+    assert with_a_bad_one["reads_as_python"] == score["reads_as_python"] / 2
+
+
+def test_python_likeness_of_the_stdlib_itself_and_of_noise():
+    import argparse
+    import inspect
+    import re
+
+    # The first 300 characters after each "def " of a real module, as a sample continues its
+    # prime; and the same characters shuffled.
+    real = inspect.getsource(argparse)
+    pieces = [real[m.end() : m.end() + 300] for m in re.finditer(r"\n *def ", real)]
+    rng = np.random.default_rng(0)
+    noise = ["".join(rng.permutation(list(p))) for p in pieces]
+    assert seq_eval.python_likeness(pieces)["reads_as_python"] > 0.9
+    assert seq_eval.python_likeness(noise)["reads_as_python"] < 0.1
+
+
 def test_dynamic_evaluation_learns_a_text_the_model_never_saw():
     """Adapting while reading (scored before each update) codes a repetitive text shorter."""
     fam = rnn_family.RNNFamily(_stateful())

@@ -79,6 +79,10 @@ def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
     assert rep["heldout_bpc_stateful"] < untrained - 0.3, (rep["heldout_bpc_stateful"], untrained)
     assert np.isclose(result.summary["test"]["bpc"], result.summary["test"]["loss"] / np.log(2))
     assert len(rep["samples"]["1.0"]) == len(cfg.model.prime) + 12
+    # Every sample of each temperature is scored and written out.
+    assert set(rep["sample_quality"]) == {"0.5", "1.0"}
+    written = (tmp_path / "lm" / "samples.txt").read_text()
+    assert written.count("--- temperature ") == 2 * cfg.model.report_samples
     corpus = json.loads((tmp_path / "lm" / "corpus.json").read_text())
     assert rep["corpus_sha256"] == corpus["corpus_sha256"]
     assert_stdlib_split(corpus["files"])

@@ -1,5 +1,6 @@
 """Sequence metrics: bits per character, general-purpose compressors as baselines, a
-continuous cache's scores and accuracy by position within a decoder's segments.
+continuous cache's scores, accuracy by position within a decoder's segments, and how
+many generated texts read as Python.
 
 A model with cross-entropy H nats per character could drive an arithmetic coder at
 H / ln 2 bits per character; a compressor's rate is 8 * compressed bytes / characters. Both
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import keyword
 import lzma
 import math
+import re
 
 import numpy as np
 
@@ -134,4 +137,58 @@ def accuracy_by_segment_offset(position_accuracy: dict | None, seg: int) -> dict
         out[k] = (hits.sum(0) / np.maximum(scored.sum(0), 1)).tolist()
         if k == "forced":
             out["forced_rest"] = float(hits[:, 1:].sum() / max(scored[:, 1:].sum(), 1))
+    return out
+
+
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+_WORDS = "|".join(k for k in keyword.kwlist if k.isalpha())
+_KEYWORD = re.compile(rf"\b(?:{_WORDS})\b")
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def _brackets_match(text: str, max_open: int = 3) -> bool:
+    """Every closing bracket (outside one-line string literals) closes the innermost open
+    one, and at most `max_open` are still open where the text is cut."""
+    stack: list[str] = []
+    for ch in _QUOTED.sub("", text):
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in _PAIRS and (not stack or stack.pop() != _PAIRS[ch]):
+            return False
+    return len(stack) <= max_open
+
+
+def python_likeness(samples: list[str], collapse_run: int = 40) -> dict[str, float]:
+    """How many generated texts read as Python, by four plain tests.
+
+    A sample *reads as Python* when it has a keyword (as a whole word), an indented line
+    (four or more spaces, then code), brackets that match (each closing one closes the
+    innermost open one; at most three left open where the sample is cut off), and no run of
+    `collapse_run` or more whitespace characters (a small model at a low temperature can fall
+    into a loop of spaces it never leaves). Score only the generated text, not the prime.
+
+    Args:
+      samples: generated texts.
+      collapse_run: the whitespace run that counts as collapsed.
+
+    Returns:
+      The fraction of samples with each property (`keyword`, `indented`, `brackets`,
+      `collapsed`) and with all four as wanted (`reads_as_python`).
+
+    Example:
+        >>> s = python_likeness(["x = f(a)\\nif x:\\n    return [x]\\n", "a(]" + " " * 50])
+        >>> s["reads_as_python"], s["collapsed"]
+        (0.5, 0.5)
+    """
+    if not samples:
+        raise ValueError("python_likeness needs at least one sample")
+    tests = {"keyword": [], "indented": [], "brackets": [], "collapsed": []}
+    for s in samples:
+        tests["keyword"].append(bool(_KEYWORD.search(s)))
+        tests["indented"].append(bool(re.search(r"(?:^|\n) {4,}\S", s)))
+        tests["brackets"].append(_brackets_match(s))
+        tests["collapsed"].append(bool(re.search(rf"\s{{{collapse_run},}}", s)))
+    ok = [k and i and b and not c for k, i, b, c in zip(*tests.values(), strict=True)]
+    out = {name: float(np.mean(v)) for name, v in tests.items()}
+    out["reads_as_python"] = float(np.mean(ok))
     return out

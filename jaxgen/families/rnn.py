@@ -58,6 +58,10 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "temperature": 1.0,  # lm sampling
             "sample_length": 400,  # lm sampling
             "prime": "def ",  # lm sampling: text the samples continue
+            # lm report: samples drawn at each temperature and scored as Python
+            # (evaluation.sequence.python_likeness); the report shows the first of each.
+            "sample_temperatures": (0.5, 1.0),
+            "report_samples": 32,
             "eval_chars": 0,  # lm report: cap on held-out characters (0 = all)
             # lm report: the held-out text is read as this many contiguous streams, the state
             # carried; fewer, longer streams give the cache more to reach back to.
@@ -542,13 +546,16 @@ class RNNFamily(Family):
                 )
         comp = seq_eval.compressor_bpc(held_out)
         primed = seq_eval.compressor_bpc(held_out, primed_with=info["train_text"])
-        samples = {}
-        prime = jnp.asarray(text.encode(m.prime))[None]
-        for temp in (0.5, 1.0):
-            toks = jax.jit(self.generate, static_argnums=3)(
-                state, key, prime, m.sample_length, temp
-            )
-            samples[str(temp)] = m.prime + text.decode_fast(np.asarray(toks[0]))
+        samples, every, quality = {}, {}, {}
+        generate = jax.jit(self.generate, static_argnums=3)
+        num = m.get("report_samples", 1)
+        prime = jnp.tile(jnp.asarray(text.encode(m.prime))[None], (num, 1))
+        for temp in m.get("sample_temperatures", (0.5, 1.0)):
+            toks = np.asarray(generate(state, key, prime, m.sample_length, temp))
+            texts = [text.decode_fast(t) for t in toks]
+            every[str(temp)] = texts
+            samples[str(temp)] = m.prime + texts[0]
+            quality[str(temp)] = seq_eval.python_likeness(texts)
         corpus = {
             "root": info["root"],
             "corpus_sha256": info["corpus_sha256"],
@@ -560,7 +567,11 @@ class RNNFamily(Family):
         workdir = Path(workdir)
         (workdir / "corpus.json").write_text(json.dumps(corpus, indent=1) + "\n")
         (workdir / "samples.txt").write_text(
-            "".join(f"--- temperature {t} ---\n{s}\n" for t, s in samples.items())
+            "".join(
+                f"--- temperature {t}, sample {i} ---\n{m.prime}{s}\n"
+                for t, texts in every.items()
+                for i, s in enumerate(texts)
+            )
         )
         return {
             "heldout_chars": int(len(ids)),
@@ -571,6 +582,7 @@ class RNNFamily(Family):
             **{f"{k}_primed_bpc": v for k, v in primed.items()},
             "corpus_sha256": info["corpus_sha256"],
             "samples": samples,
+            "sample_quality": quality,
         }
 
 

@@ -107,6 +107,17 @@ def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
     for r in rows:
         assert r["best_val_bpc"] == pytest.approx(np.min(r["val_bpc"]), abs=1e-4)
         assert np.isfinite(r["test_bpc"]) and r["theta"] in (0.3, 1.0, 3.0)
+    # scripts/char_lm_samples.py scores fresh samples of it as the report scores its own.
+    script = [sys.executable, str(ROOT / "scripts" / "char_lm_samples.py")]
+    args = ["--workdir", str(tmp_path / "lm"), "--temperatures", "0.5,1", "--num", "5"]
+    out = subprocess.run(script + args, capture_output=True, text=True, cwd=ROOT, check=True)
+    rows = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert [(r["temperature"], r["num"]) for r in rows] == [(0.5, 5), (1.0, 5)]
+    for r in rows:
+        assert set(r) >= set(rep["sample_quality"]["0.5"])
+        parts = (r["keyword"], r["indented"], r["brackets"], 1 - r["collapsed"])
+        assert r["reads_as_python"] <= min(parts)  # a sample that reads as Python passes all
+        assert r["first_sample"].startswith(cfg.model.prime)
 
 
 def test_exact_match_counts_tokens_up_to_eos():

@@ -386,6 +386,22 @@ class RNNFamily(Family):
         prime = jnp.tile(jnp.asarray(text.encode(m.prime))[None], (num, 1))
         return self.generate(state, key, prime, m.sample_length, m.temperature)
 
+    def sample_texts(self, state, key, temperatures, num: int) -> dict[str, list[str]]:
+        """`num` continuations of `model.prime` at each temperature (the prime left off),
+        every temperature from the same key: {str(temperature): texts}."""
+        from jaxgen.data import text
+
+        m = self.config.model
+        generate = jax.jit(self.generate, static_argnums=3)
+        prime = jnp.tile(jnp.asarray(text.encode(m.prime))[None], (num, 1))
+        return {
+            str(t): [
+                text.decode_fast(row)
+                for row in np.asarray(generate(state, key, prime, m.sample_length, t))
+            ]
+            for t in temperatures
+        }
+
     # -- end-of-run report ---------------------------------------------------------------
     def report(self, state, splits, workdir: Path, key):
         task = self.config.model.task
@@ -546,16 +562,10 @@ class RNNFamily(Family):
                 )
         comp = seq_eval.compressor_bpc(held_out)
         primed = seq_eval.compressor_bpc(held_out, primed_with=info["train_text"])
-        samples, every, quality = {}, {}, {}
-        generate = jax.jit(self.generate, static_argnums=3)
-        num = m.get("report_samples", 1)
-        prime = jnp.tile(jnp.asarray(text.encode(m.prime))[None], (num, 1))
-        for temp in m.get("sample_temperatures", (0.5, 1.0)):
-            toks = np.asarray(generate(state, key, prime, m.sample_length, temp))
-            texts = [text.decode_fast(t) for t in toks]
-            every[str(temp)] = texts
-            samples[str(temp)] = m.prime + texts[0]
-            quality[str(temp)] = seq_eval.python_likeness(texts)
+        temps = m.get("sample_temperatures", (0.5, 1.0))
+        every = self.sample_texts(state, key, temps, m.get("report_samples", 1))
+        samples = {t: m.prime + texts[0] for t, texts in every.items()}
+        quality = {t: seq_eval.python_likeness(texts) for t, texts in every.items()}
         corpus = {
             "root": info["root"],
             "corpus_sha256": info["corpus_sha256"],

@@ -141,6 +141,23 @@ def test_image_judge_counts_the_images_its_classifier_is_unsure_of():
     assert row["unsure_share"] == 0.5  # 0.5 and 0.8 (top probability 0.5 and 0.8) of four
 
 
+def test_confident_class_shares_leave_out_the_ambiguous_images():
+    """Class 1 leads all samples (3 of 5) only through two unsure ones: among the sure ones
+    class 0 leads, 2 of 3."""
+    from jaxgen.evaluation import samples
+
+    class Toy:  # the mean pixel is the probability of class 0
+        features = staticmethod(lambda x: x.reshape(len(x), -1))
+        probs = staticmethod(lambda x: np.stack([x.mean((1, 2)), 1 - x.mean((1, 2))], -1))
+        predict = staticmethod(lambda x: Toy.probs(x).argmax(-1))
+
+    images = np.stack([np.full((4, 4), v) for v in (0.95, 0.96, 0.02, 0.4, 0.3)])
+    reference = np.random.default_rng(0).uniform(size=(32, 4, 4))
+    judge = samples.ImageJudge(Toy(), reference, num_classes=2)
+    np.testing.assert_allclose(judge.class_shares(images), [0.4, 0.6])
+    np.testing.assert_allclose(judge.confident_class_shares(images), [2 / 3, 1 / 3])
+
+
 def test_sample_quality_script_judges_a_run_with_the_cached_classifier(tmp_path):
     """`scripts/sample_quality.py` on a tiny MNIST GAN: one JSON line whose shares sum to
     1; without a classifier, one line of error and a non-zero exit."""
@@ -168,15 +185,18 @@ def test_sample_quality_script_judges_a_run_with_the_cached_classifier(tmp_path)
     assert "Traceback" not in missing.stderr
     clf = classifier_lib.train_classifier(splits, jax.random.PRNGKey(0), num_epochs=1)
     classifier_lib.save(clf, tmp_path / "exp" / "classifier")
-    out = subprocess.run(script + args, capture_output=True, text=True, cwd=ROOT, check=True)
-    row = json.loads(out.stdout.strip().splitlines()[-1])
-    assert row["num_images"] == 300 and row["step"] > 0
-    assert sum(row["class_shares"]) == pytest.approx(1.0)
-    assert row["max_class_share"] == pytest.approx(max(row["class_shares"]), abs=1e-4)
-    assert 0.0 <= row["unsure_share"] <= 1.0
-    # The truncation trick: samples of 0.5 z are other images, judged the same way.
+    # Two noise scales in one call: 0.5 z (the truncation trick) gives other images, judged
+    # the same way, with the same key.
     out = subprocess.run(
-        script + args + ["--z-scale", "0.5"], capture_output=True, text=True, cwd=ROOT, check=True
+        script + args + ["--z-scale", "1,0.5"], capture_output=True, text=True, cwd=ROOT, check=True
     )
-    half = json.loads(out.stdout.strip().splitlines()[-1])
-    assert half["num_images"] == 300 and half["fid_vs_test"] != row["fid_vs_test"]
+    row, half = map(json.loads, out.stdout.strip().splitlines()[-2:])
+    assert (row["z_scale"], half["z_scale"]) == (1.0, 0.5)
+    for r in (row, half):
+        assert r["num_images"] == 300 and r["step"] > 0
+        assert sum(r["class_shares"]) == pytest.approx(1.0, abs=1e-3)
+        assert r["max_class_share"] == pytest.approx(max(r["class_shares"]), abs=1e-4)
+        assert 0.0 <= r["unsure_share"] <= 1.0
+        if r["unsure_share"] < 1.0:  # the sure ones' shares are shares too
+            assert sum(r["confident_class_shares"]) == pytest.approx(1.0, abs=1e-3)
+    assert half["fid_vs_test"] != row["fid_vs_test"]

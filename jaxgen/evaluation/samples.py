@@ -44,6 +44,15 @@ class ImageJudge:
         pred = np.asarray(self.classifier.predict(images))
         return np.bincount(pred, minlength=self.num_classes) / len(images)
 
+    def confident_class_shares(self, images: np.ndarray) -> np.ndarray:
+        """`class_shares` among the images the classifier is sure of (top probability at
+        least 0.9): a class that keeps its surplus here is a mode the generator favours; one
+        whose surplus goes is where ambiguous strokes were filed. Needs `probs`."""
+        probs = np.asarray(self.classifier.probs(images))
+        sure = probs.max(-1) >= UNSURE
+        counts = np.bincount(probs.argmax(-1)[sure], minlength=self.num_classes)
+        return counts / max(int(sure.sum()), 1)
+
     def __call__(self, images: np.ndarray) -> dict:
         """`fid_vs_test`, the `sharpness` measures and `max_class_share` of `images`, and
         with a classifier that gives `probs`, `unsure_share`: the share of images whose

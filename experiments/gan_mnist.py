@@ -16,7 +16,8 @@ The conv GAN after 30 epochs: FID 7.6 (the VAE's 59.3), sharpness equal to real 
 digit 9 at 0.157 of its samples against the 0.15 target (`conv.train.num_epochs` below).
 Why 9 (`python scripts/sample_quality.py --workdir runs/gan_mnist/gan_conv`): the
 classifier's top probability is below 0.9 for 34% of the samples (`unsure_share`; see the
-table for real digits'), so the surplus of 9s is likely ambiguous strokes. Truncating z
+table for real digits'), so the surplus of 9s is likely ambiguous strokes; the script's
+`confident_class_shares` (the shares among the sure samples) tells on the next run. Truncating z
 makes it worse (`--z-scale 0.8`: digit 9 at 0.175, FID 8.4): the 9s sit at the centre of
 the latent space. So the next remedy aims at sample quality, not more spread.
 
@@ -224,7 +225,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "(higher = sharper), fraction of mid-gray pixels in [0.25, 0.75] (higher = blurrier); "
         "`max_class_share` is the most frequent predicted digit's share (0.1 = balanced; high = "
         "mode collapse); `unsure_share` the share of images whose top class probability is "
-        "below 0.9 (malformed digits)."
+        "below 0.9 (malformed digits); `max_confident_class_share` the most frequent digit's "
+        "share among the others (a surplus that stays here is a favoured mode)."
     ]
     figures = ["figures/real_samples.png"]
     for name in samples:
@@ -232,7 +234,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
         if name.startswith("gan"):
             figures.append(f"figures/{name}_interp.png")
     cols = ["model", "fid_vs_test", "grad_mag", "lap_var", "mid_gray"]
-    cols += ["max_class_share", "unsure_share"]
+    cols += ["max_class_share", "unsure_share", "max_confident_class_share"]
     print(f"classifier test accuracy {clf.test_accuracy:.4f}")
     return experiment.finish(
         workdir,

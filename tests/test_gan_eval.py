@@ -139,6 +139,7 @@ def test_image_judge_counts_the_images_its_classifier_is_unsure_of():
     images = np.stack([np.full((4, 4), v) for v in (0.95, 0.99, 0.5, 0.8)])
     row = samples.ImageJudge(Toy(), np.random.default_rng(0).uniform(size=(32, 4, 4)))(images)
     assert row["unsure_share"] == 0.5  # 0.5 and 0.8 (top probability 0.5 and 0.8) of four
+    assert row["max_confident_class_share"] == 1.0  # the sure two are both class 0
 
 
 def test_confident_class_shares_leave_out_the_ambiguous_images():
@@ -156,6 +157,7 @@ def test_confident_class_shares_leave_out_the_ambiguous_images():
     judge = samples.ImageJudge(Toy(), reference, num_classes=2)
     np.testing.assert_allclose(judge.class_shares(images), [0.4, 0.6])
     np.testing.assert_allclose(judge.confident_class_shares(images), [2 / 3, 1 / 3])
+    assert judge(images)["max_confident_class_share"] == pytest.approx(2 / 3)
 
 
 def test_sample_quality_script_judges_a_run_with_the_cached_classifier(tmp_path):

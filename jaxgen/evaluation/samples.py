@@ -48,7 +48,9 @@ class ImageJudge:
         """`class_shares` among the images the classifier is sure of (top probability at
         least 0.9): a class that keeps its surplus here is a mode the generator favours; one
         whose surplus goes is where ambiguous strokes were filed. Needs `probs`."""
-        probs = np.asarray(self.classifier.probs(images))
+        return self._sure_shares(np.asarray(self.classifier.probs(images)))
+
+    def _sure_shares(self, probs: np.ndarray) -> np.ndarray:
         sure = probs.max(-1) >= UNSURE
         counts = np.bincount(probs.argmax(-1)[sure], minlength=self.num_classes)
         return counts / max(int(sure.sum()), 1)
@@ -56,7 +58,8 @@ class ImageJudge:
     def __call__(self, images: np.ndarray) -> dict:
         """`fid_vs_test`, the `sharpness` measures and `max_class_share` of `images`, and
         with a classifier that gives `probs`, `unsure_share`: the share of images whose
-        top class probability is below 0.9 (malformed digits)."""
+        top class probability is below 0.9 (malformed digits), and
+        `max_confident_class_share`: `max_class_share` among the others."""
         feats = self.classifier.features(images)
         row = {
             "fid_vs_test": frechet_distance(*statistics(feats), *self.reference_stats),
@@ -65,8 +68,9 @@ class ImageJudge:
             "max_class_share": float(self.class_shares(images).max()),
         }
         if hasattr(self.classifier, "probs"):
-            top = np.asarray(self.classifier.probs(images)).max(-1)
-            row["unsure_share"] = float((top < UNSURE).mean())
+            probs = np.asarray(self.classifier.probs(images))
+            row["unsure_share"] = float((probs.max(-1) < UNSURE).mean())
+            row["max_confident_class_share"] = float(self._sure_shares(probs).max())
         return row
 
 

@@ -152,7 +152,13 @@ def test_train_or_reuse_reads_a_finished_run_of_the_same_config_only(tmp_path, m
 
 
 @pytest.mark.parametrize(
-    "module", ["jaxgen.plotting", "jaxgen.evaluation.metrics", "jaxgen.evaluation.sequence"]
+    "module",
+    [
+        "jaxgen.plotting",
+        "jaxgen.evaluation.metrics",
+        "jaxgen.evaluation.sequence",
+        "jaxgen.evaluation.streams",
+    ],
 )
 def test_the_shared_helpers_examples_run(module):
     """The runnable examples of what experiments now share (figures, batching, sequences)."""

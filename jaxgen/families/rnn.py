@@ -29,6 +29,7 @@ from flax.training import train_state
 from jaxgen.config import ConfigDict, base_config, variant
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation import sequence as seq_eval
+from jaxgen.evaluation import streams as streams_eval
 from jaxgen.models import rnn
 from jaxgen.sampling import named_key
 from jaxgen.train.family import Family
@@ -416,106 +417,21 @@ class RNNFamily(Family):
         return {}
 
     def stream_bpc(
-        self,
-        state,
-        ids: np.ndarray,
-        streams: int = 64,
-        chunk: int = 0,
-        adapt_lr: float = 0.0,
+        self, state, ids: np.ndarray, streams: int = 64, chunk: int = 0, adapt_lr: float = 0.0
     ) -> float:
-        """Bits per character over a whole text, read as `streams` contiguous pieces.
+        """Bits per character over a whole text, read as `streams` contiguous pieces with
+        the state carried, as a compressor reads it; `adapt_lr` > 0 is dynamic evaluation
+        (`jaxgen.evaluation.streams.bpc`)."""
+        return streams_eval.bpc(self.net(state.params), state.params, ids, streams, chunk, adapt_lr)
 
-        The state is carried across chunks, so (apart from each piece's first characters)
-        every prediction sees all the text before it, as a compressor does.
-
-        `adapt_lr` > 0 is dynamic evaluation (Krause et al. 2018): after each chunk is
-        scored, one SGD step (gradient norm clipped to 1) on that chunk adapts the weights
-        to the text read so far. Like a compressor that learns from what it has already
-        coded, a decoder can repeat every step, so the rate is still a code length.
-        `chunk` (characters per stream per call) defaults to 500, or 100 when adapting:
-        more, smaller updates.
-        """
+    def stream_bpc_cache(self, state, ids: np.ndarray, size: int, thetas, lambdas, *args, **kw):
+        """`stream_bpc` with a continuous cache of each stream's last `size` positions, for
+        every (theta, lambda): (A, L); `streams`, `chunk` and `adapt_lr` as in
+        `jaxgen.evaluation.streams.bpc_with_cache`."""
         model = self.net(state.params)
-        n = (len(ids) - 1) // streams
-        x = ids[: n * streams].reshape(streams, n)
-        y = ids[1 : n * streams + 1].reshape(streams, n)
-
-        def nll(params, carry, xc, yc):
-            logits, carry = model.apply({"params": params}, xc, carry=carry)
-            logp = jax.nn.log_softmax(logits)
-            return -jnp.take_along_axis(logp, yc.T[..., None], -1).sum(), carry
-
-        @jax.jit
-        def run(params, carry, xc, yc):
-            if not adapt_lr:
-                total, carry = nll(params, carry, xc, yc)
-                return params, carry, total
-            (total, carry), g = jax.value_and_grad(nll, has_aux=True)(params, carry, xc, yc)
-            return _sgd_step(params, g, yc.size, adapt_lr), carry, total
-
-        chunk = chunk or (100 if adapt_lr else 500)
-        params = state.params
-        carry = model.apply({"params": params}, streams, method="initial_carry")
-        total = 0.0
-        for s in range(0, n, chunk):  # host loop over chunks; each chunk is one scan
-            params, carry, lp = run(
-                params, carry, jnp.asarray(x[:, s : s + chunk]), jnp.asarray(y[:, s : s + chunk])
-            )
-            total += float(lp)
-        return seq_eval.nats_to_bits(total / (n * streams))
-
-    def stream_bpc_cache(
-        self,
-        state,
-        ids: np.ndarray,
-        size: int,
-        thetas,
-        lambdas,
-        streams: int = 64,
-        chunk: int = 100,
-        adapt_lr: float = 0.0,
-    ) -> np.ndarray:
-        """Bits per character with a continuous cache of the last `size` positions of each
-        stream (`seq_eval.cache_chunk_nats`), for every (theta, lambda): (A, L).
-
-        Read as `stream_bpc` reads: contiguous streams, the state carried, and with
-        `adapt_lr` > 0 dynamic evaluation, whose step follows the model's own loss (so
-        the weights are the same at every grid point).
-        """
-        model = self.net(state.params)
-        n = (len(ids) - 1) // streams
-        x = ids[: n * streams].reshape(streams, n)
-        y = ids[1 : n * streams + 1].reshape(streams, n)
-
-        def nll(params, carry, xc, yc):
-            hs, logits, carry = model.apply(
-                {"params": params}, xc, carry=carry, method="hiddens_and_logits"
-            )
-            lp = jnp.take_along_axis(jax.nn.log_softmax(logits), yc.T[..., None], -1)[..., 0]
-            return -lp.sum(), (hs, lp, carry)
-
-        @jax.jit
-        def run(params, carry, keys, vals, xc, yc):
-            if adapt_lr:
-                (_, (hs, lp, carry)), g = jax.value_and_grad(nll, has_aux=True)(
-                    params, carry, xc, yc
-                )
-                params = _sgd_step(params, g, yc.size, adapt_lr)
-            else:
-                _, (hs, lp, carry) = nll(params, carry, xc, yc)
-            nats, keys, vals = seq_eval.cache_chunk_nats(hs, lp, yc, keys, vals, thetas, lambdas)
-            return params, carry, keys, vals, nats
-
-        params = state.params
-        carry = model.apply({"params": params}, streams, method="initial_carry")
-        keys = jnp.zeros((streams, size, model.hidden_size), jnp.float32)
-        vals = jnp.full((streams, size), -1, jnp.int32)
-        total = np.zeros((len(thetas), len(lambdas)))
-        for s in range(0, n, chunk):
-            xc, yc = jnp.asarray(x[:, s : s + chunk]), jnp.asarray(y[:, s : s + chunk])
-            params, carry, keys, vals, nats = run(params, carry, keys, vals, xc, yc)
-            total += np.asarray(nats, np.float64)
-        return total / (n * streams) / math.log(2.0)
+        return streams_eval.bpc_with_cache(
+            model, state.params, ids, size, thetas, lambdas, *args, **kw
+        )
 
     def _lm_report(self, state, splits, workdir, key):
         from jaxgen.data import text
@@ -594,13 +510,6 @@ class RNNFamily(Family):
             "samples": samples,
             "sample_quality": quality,
         }
-
-
-def _sgd_step(params, grads, count: int, lr: float):
-    """Dynamic evaluation's step: SGD on the mean loss, its gradient norm clipped to 1."""
-    grads = jax.tree.map(lambda a: a / count, grads)
-    scale = jnp.minimum(1.0, 1.0 / (optax.tree.norm(grads) + 1e-12))
-    return jax.tree.map(lambda p, d: p - lr * scale * d, params, grads)
 
 
 def make_family(config: ConfigDict) -> RNNFamily:

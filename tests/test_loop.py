@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from unittest import mock
 
@@ -35,6 +36,8 @@ def test_loss_falls_and_the_run_folder_is_complete(tmp_path):
         assert (tmp_path / "run" / name).is_file()
     env = json.loads((tmp_path / "run" / "env.json").read_text())
     assert env["packages"]["jax"] == jax.__version__
+    # The cores the run was allowed (taskset) are recorded beside the XLA flags.
+    assert set(env["cpu_affinity"]) == os.sched_getaffinity(0) and env["cpu_count"] >= 1
     assert result.summary["test"]["loss"] < losses[0]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 0
     # Running the finished run again trains nothing and keeps the measured throughput.

@@ -44,6 +44,11 @@ def environment() -> dict[str, Any]:
         "devices": [str(d) for d in jax.devices()],
         "process_count": jax.process_count(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        # A run pinned with `taskset` (one core beside other work) is timed on those cores.
+        "cpu_affinity": sorted(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else None,
+        "cpu_count": os.cpu_count(),
     }
 
 

@@ -221,7 +221,7 @@ TARGETS: tuple[Target, ...] = (
         "64 streams that carry their state: held-out bits/char, static and with a "
         "continuous cache of 64,000 characters, vs gzip, bz2, lzma cold and primed with the "
         "training text; learning curves against characters and CPU seconds; samples. About "
-        "2 h on one core (1 h of it evaluating the cache); resumable (run it again)",
+        "1.5 h on one core (50 min of it evaluating the cache); resumable (run it again)",
         "rnn_char_lm.py",
         "char_lm",
     ),

@@ -23,10 +23,10 @@ What the default run does (and why):
   (`model.eval_streams`) so that the cache can reach that far back. Code repeats its names
   and lines within a file; the cache reuses them as lzma does. On the same trained model
   (`scripts/char_lm_cache.py`, test bits/char): no cache 1.916 (32 streams), 2,000 over 64
-  streams 1.573, 16,000 over 32 1.429 (1.417 with dynamic evaluation), 64,000 over 8 1.380,
-  under primed lzma's 1.390. The README's row is still the 16,000-position run's (jax
-  0.12.0.1, one pinned core: 36 min of training, 54 of evaluation) until `make char-lm`
-  runs with this config end to end.
+  streams 1.573, 16,000 over 32 1.429 (1.417 with dynamic evaluation), 64,000 over 8 1.380.
+  `make char-lm` end to end (2026-12-05, jax 0.12.0.1, one pinned core, the README's row):
+  static 1.917, cache 1.381 (lambda 0.6; validation 1.420) against primed lzma's 1.390,
+  bz2's 1.620 and gzip's 1.933 (cold: lzma 1.683); 34 min of training, 48 of evaluation.
 - Learning curves (validation every 600 steps) against training characters and CPU seconds.
 A long run checkpoints every 300 steps; running the same command again continues where it
 stopped.
@@ -34,8 +34,8 @@ stopped.
 Run:
   python -m jaxgen.main --config experiments/rnn_char_lm.py --workdir runs/char_lm
   python -m jaxgen.main --config experiments/rnn_char_lm.py:quick --workdir runs/char_lm_quick
-  (make char-lm: on one core about 45-60 minutes of training and, with the 64,000-position
-  cache, about an hour of evaluation; `:quick` trains about 35 s and prints a sample)
+  (make char-lm: on one core about 35-60 minutes of training and, with the 64,000-position
+  cache, about 50 minutes of evaluation; `:quick` trains about 35 s and prints a sample)
 """
 
 from __future__ import annotations

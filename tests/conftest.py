@@ -30,6 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
+# The longest tests (subprocesses that start jax many times) are handed out first: xdist
+# gives the rest to whichever worker is free, so no long test ends the run alone.
+FIRST = ("test_multiprocess.py", "test_numerics.py", "test_demo.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in FIRST)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if _CACHE is not None:
         import shutil

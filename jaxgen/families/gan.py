@@ -51,7 +51,10 @@ Remedies for mode collapse (options of the family, off by default)
   "r1": gamma/2 E_x ||grad_x logit(x)||^2 on real data (Mescheder et al. 2018: the
   zero-centred penalty that makes the game converge locally), "r2": the same on fakes,
   "gp": lambda E (||grad f(x_hat)|| - 1)^2 on random interpolates x_hat of real and fake
-  packs (WGAN-GP).
+  packs (WGAN-GP). `model.penalty_every` = k > 1 applies it on every k-th D update only,
+  weighted k times (lazy regularization, Karras et al. 2020): the double backward pass is
+  most of a penalized step's cost (a conv D step 0.31 s -> 0.52 s with R1 on one core), and
+  the penalty's mean is unchanged.
 - `model.g_ema` = decay in (0, 1): samples come from an exponential moving average of G's
   weights (Yazici et al. 2019; used by ProGAN, StyleGAN, BigGAN). The players' updates
   circle the equilibrium; the average sits nearer it, so samples are sharper.
@@ -108,6 +111,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
             "pack": 1,  # PacGAN: D judges packs of this many samples (1 = a plain GAN)
             "penalty": "none",  # none | r1 | r2 | gp (WGAN-GP): a gradient penalty on D
             "penalty_weight": 0.0,  # gamma (r1/r2, applied as gamma/2) or lambda (gp)
+            "penalty_every": 1,  # lazy: the penalty on every k-th D update, weighted k
             "g_ema": 0.0,  # decay of an exponential moving average of G's weights; 0 = off
             "x_scale": 1.0,  # the data's scale: G outputs x_scale * net(z), D reads x / x_scale
             "num_classes": 0,  # K > 0: a conditional GAN, G(z, y) and D(x, y) on labels "y"
@@ -256,6 +260,8 @@ class GANFamily(Family):
                 f"model.penalty={m.penalty!r} with model.penalty_weight={m.penalty_weight}: "
                 "a penalty needs a weight > 0, and a weight needs a penalty (r1, r2, gp)"
             )
+        if m.get("penalty_every", 1) < 1:
+            raise ConfigError(f"model.penalty_every must be >= 1, got {m.penalty_every}")
         if not m.x_scale > 0:
             raise ConfigError(f"model.x_scale must be > 0, got {m.x_scale}")
         if m.get("num_classes", 0) < 0:
@@ -345,12 +351,20 @@ class GANFamily(Family):
         # G's parameters are constants during the D updates.
         g_params = jax.lax.stop_gradient(g_state.params)
 
-        def d_objective(d_params, real, fake, y_real, k):
+        every = self.config.model.get("penalty_every", 1)
+
+        def d_objective(d_params, real, fake, y_real, k, step):
             def critic(v):
                 return self._disc(d_state, d_params, v, y_real)
 
+            def pen_fn():
+                return every * gradient_penalty(critic, real, fake, penalty, k, group=pack)
+
             r, f = critic(real), critic(fake)
-            pen = gradient_penalty(critic, real, fake, penalty, k, group=pack)
+            if every == 1 or penalty == "none":
+                pen = pen_fn()
+            else:  # a cond, not a select: the skipped updates do not pay for the penalty
+                pen = jax.lax.cond(step % every == 0, pen_fn, lambda: jnp.zeros((), r.dtype))
             aux = {
                 "d_real": jnp.mean(jax.nn.sigmoid(r)),
                 "d_fake": jnp.mean(jax.nn.sigmoid(f)),
@@ -362,7 +376,7 @@ class GANFamily(Family):
         def d_update(d_st, real, y_real, k):
             fake = self._gen(g_state, g_params, self.noise(k, m), y_real)
             (loss, aux), grads = jax.value_and_grad(d_objective, has_aux=True)(
-                d_st.params, real, fake, y_real, named_key(k, "penalty")
+                d_st.params, real, fake, y_real, named_key(k, "penalty"), d_st.step
             )
             return d_st.apply_gradients(grads=grads), (loss, aux, optax.tree.norm(grads))
 

@@ -112,3 +112,32 @@ def adding_config(scale: Scale) -> ConfigDict:
 def no_progress(cfg: ConfigDict) -> ConfigDict:
     cfg.train.progress = False
     return cfg
+
+
+def family_configs(scale: Scale) -> dict[str, ConfigDict]:
+    """One config per family and architecture at its experiments' size, for the compile
+    section: each is compiled as the loop's first chunk. The tiny scale shrinks the data."""
+    from jaxgen.families import autoencoder, gan, seq2seq, seqvae
+
+    dcgan = gan.config(
+        "mnist", arch="conv", latent_dim=64, noise="gaussian", g_out="tanh", pack=2, g_ema=0.999
+    )
+    dcgan.model.update(penalty="r1", penalty_weight=1.0, penalty_every=16)
+    dcgan.dataset.scale = "symmetric"
+    dcgan.train.batch_size = 64
+    configs = {
+        "autoencoder mlp": autoencoder.config("mnist"),
+        "autoencoder conv": conv_config(scale),
+        "vae mlp": vae_config(scale),
+        "gan mlp (2-D)": gan2d_config(scale),
+        "gan conv (DCGAN, R1)": dcgan,
+        "rnn lstm (char LM)": lstm_config(scale),
+        "rnn lstm (adding)": adding_config(scale),
+        "seq2seq": seq2seq.config("add"),
+        "seqvae hierarchical (256)": seqvae.config("blocks", decoder="hierarchical"),
+    }
+    for c in configs.values():
+        if scale.num_train and "num_train" in c.dataset:
+            c.dataset.num_train = scale.num_train
+        no_progress(c)
+    return configs

@@ -260,6 +260,21 @@ def seeds_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
     }
 
 
+def compile_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    """Seconds to compile each family's first training chunk (what a user waits for before
+    the first step), one config per family and architecture; a Python-loop chunk (conv on
+    CPU) is timed with its first step, as `JaxgenRun` does."""
+    del torch_mode
+    from benchmarks.configs import family_configs
+
+    out = {}
+    for name, cfg in family_configs(scale).items():
+        log(f"compile: {name}")
+        run = JaxgenRun(cfg, 2, None)
+        out[name] = {"compile_s": run.compile_seconds, "loop": run.loop}
+    return out
+
+
 def memory_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
     """The k=5000 NLL evaluation in a fresh process (its peak RSS is the number)."""
     del torch_mode
@@ -293,6 +308,7 @@ SECTIONS = {
     "conv": conv_section,
     "lstm": lstm_section,
     "seeds": seeds_section,
+    "compile": compile_section,
     "memory": memory_section,
     "why": why_section,
 }

@@ -232,7 +232,7 @@ COMPILE_TARGET_S = 5.0
 
 def _compile_rows(c: dict[str, Any] | None) -> list[list[str]]:
     """One row: every family's first-chunk compile time, and the slowest against 5 s."""
-    label = "Compile + first 2 steps of each family's first training chunk, s (one config each)"
+    label = "Compile of each family's first training chunk, s (one config per family)"
     if not c:
         return []
     if "error" in c:

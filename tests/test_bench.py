@@ -76,3 +76,14 @@ def test_conv_formulations_compute_the_same_convolution():
             np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
             for g, r in zip(gs, ref_g, strict=True):
                 np.testing.assert_allclose(g, r, rtol=1e-3, atol=1e-3)
+
+
+def test_compile_row_names_the_slowest_family_and_judges_it_against_5_s():
+    from benchmarks import run
+
+    fast = {"a": {"compile_s": 1.0, "loop": "scan"}, "b": {"compile_s": 4.5, "loop": "python"}}
+    (row,) = run._compile_rows(fast)
+    assert "slowest: b, 4.5 s" in row and row[-1] == "yes"
+    (row,) = run._compile_rows({**fast, "c": {"compile_s": 5.5, "loop": "scan"}})
+    assert "slowest: c, 5.5 s" in row and row[-1] == "**no**"
+    assert run._compile_rows(None) == []

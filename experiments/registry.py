@@ -135,9 +135,9 @@ TARGETS: tuple[Target, ...] = (
     T(
         "gan-mnist",
         "MLP and DCGAN-style GANs on MNIST, both PacGAN2 (30 resumable epochs each, "
-        "samples from G's moving average), classifier Frechet distance, sharpness and "
-        "class balance against the VAE, and WGAN-GP with the MLP players; `make "
-        "gan-mnist-wgan-gp` runs WGAN-GP beside the plain MLP GAN alone",
+        "samples from G's moving average; the DCGAN with lazy R1), classifier Frechet "
+        "distance, sharpness and class balance against the VAE, and WGAN-GP with the MLP "
+        "players; `make gan-mnist-wgan-gp` runs WGAN-GP beside the plain MLP GAN alone",
         "gan_mnist.py",
         "gan_mnist",
     ),

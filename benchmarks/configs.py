@@ -5,6 +5,7 @@ other."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from jaxgen.config import ConfigDict
 
@@ -117,14 +118,12 @@ def no_progress(cfg: ConfigDict) -> ConfigDict:
 def family_configs(scale: Scale) -> dict[str, ConfigDict]:
     """One config per family and architecture at its experiments' size, for the compile
     section: each is compiled as the loop's first chunk. The tiny scale shrinks the data."""
-    from jaxgen.families import autoencoder, gan, seq2seq, seqvae
+    from jaxgen.config import load_module
+    from jaxgen.families import autoencoder, seq2seq, seqvae
 
-    dcgan = gan.config(
-        "mnist", arch="conv", latent_dim=64, noise="gaussian", g_out="tanh", pack=2, g_ema=0.999
-    )
-    dcgan.model.update(penalty="r1", penalty_weight=1.0, penalty_every=16)
-    dcgan.dataset.scale = "symmetric"
-    dcgan.train.batch_size = 64
+    # `make gan-mnist`'s own DCGAN (lazy R1, PacGAN2, G's moving average), not a copy of it.
+    experiment = load_module(Path(__file__).parents[1] / "experiments" / "gan_mnist.py")
+    dcgan = experiment.get_config().models.gan_conv
     configs = {
         "autoencoder mlp": autoencoder.config("mnist"),
         "autoencoder conv": conv_config(scale),

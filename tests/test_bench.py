@@ -87,3 +87,20 @@ def test_compile_row_names_the_slowest_family_and_judges_it_against_5_s():
     (row,) = run._compile_rows({**fast, "c": {"compile_s": 5.5, "loop": "scan"}})
     assert "slowest: c, 5.5 s" in row and row[-1] == "**no**"
     assert run._compile_rows(None) == []
+
+
+def test_seed_rows_judge_the_ratio_against_its_physical_floor():
+    from benchmarks import run
+
+    peak = {"jax_gflops": 100.0}
+    # 8 seeds of 1 GFLOP at 100 GFLOP/s take at least 80 ms: 4x the 20 ms one-seed step.
+    r = {"flops_per_step_1_seed": 1e9, "ms_per_step_1_seed": 20.0, "ms_per_step_8_seeds": 100.0}
+    assert run.seed_floor(r, peak) == pytest.approx(4.0)
+    # A step with no FLOPs to speak of cannot beat one seed's own latency: the floor is 1x.
+    assert run.seed_floor({**r, "flops_per_step_1_seed": 1.0}, peak) == 1.0
+    met = run._seed_rows({"gan2d": {**r, "ratio_8_to_1": 5.0}}, peak)[0]
+    assert "floor 4.00x, 1.25x of it" in met[4] and met[-1] == "yes"
+    missed = run._seed_rows({"gan2d": {**r, "ratio_8_to_1": 6.0}}, peak)[0]
+    assert "1.50x of it" in missed[4] and missed[-1] == "**no**"
+    # Without the peak section there is no floor to judge by: not met, and said so.
+    assert run._seed_rows({"gan2d": {**r, "ratio_8_to_1": 5.0}}, None)[0][-1] == "**no**"

@@ -26,8 +26,10 @@ Run:
   lecture's C*||x-x_hat||^2 loss; make vae-gaussian), :2d (2-d latent: decoded manifold,
   codes coloured by label; make vae-2d), :tiny (tests). Any `--config.model.*` override
   applies, e.g. `--config.nll.k=1000`.
-  Each run's figures/elbo_vs_time.png draws its validation -ELBO against training time,
-  beside the other VAE runs found next to it (vae_budget, vae_iwae, vae_mnist).
+  Each run's figures/elbo_vs_time.png draws its validation -ELBO against training CPU
+  minutes, and its test NLL as a point at its last minute, beside the other finished VAE
+  runs found next to it (vae_budget, vae_iwae, vae_mnist). The README row gives training
+  in CPU minutes over every session of the run, so a resumed or paused run reads true.
 """
 
 from __future__ import annotations
@@ -190,7 +192,10 @@ def run(config: ConfigDict, workdir: str) -> dict:
         "epochs": epochs,
         "batch_size": config.train.batch_size,
         "train_seconds": s.get("train_seconds_this_session"),
-        "train_plus_eval_wall_seconds": train_wall,
+        "train_wall_seconds": train_wall,  # this session's call of train, compile included
+        # Over every session of a resumed run; CPU time is what a paused run does not inflate.
+        "train_seconds_all_sessions": s.get("train_seconds"),
+        "train_cpu_seconds": s.get("train_cpu_seconds"),
         "epoch_seconds": epoch_seconds,
         # At Burda's batch of 20 the full schedule is 3280 epochs of the same cost.
         "estimated_full_schedule_hours": BURDA_EPOCHS * epoch_seconds / 3600
@@ -215,7 +220,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
             f"VAE {config.model.arch} {sizes}, {config.dataset.binarize} MNIST "
             f"({config.experiment.name})",
             f"test NLL, nats (k={nll['k']}, {nll['num_examples']} images)",
-            f"{nll['nll']:.2f} ({epochs} epochs, {train_wall / 60:.0f} min)",
+            f"{nll['nll']:.2f} ({epochs} epochs, {_cpu_minutes(s, train_wall)})",
             f"make {target}",
             published=f"{config.experiment.published_nll} (Burda et al. 2015, "
             f"{config.experiment.published_model}, {BURDA_EPOCHS} epochs)",
@@ -234,7 +239,9 @@ def run(config: ConfigDict, workdir: str) -> dict:
         },
     ]
     (workdir / "figures").mkdir(exist_ok=True)
-    _loss_vs_time([workdir, *(workdir.parent / n for n in SIBLINGS)], workdir / "figures")
+    drawn = {workdir: nll["nll"]}  # this run's summary is not written yet
+    drawn.update({r: None for r in (workdir.parent / n for n in SIBLINGS) if r != workdir})
+    _loss_vs_time(drawn, workdir / "figures")
     figures = ["figures/elbo_vs_time.png"] + [
         f"vae/figures/{f}.png"
         for f in ("samples", "reconstructions", "interpolation", "manifold", "codes")
@@ -258,6 +265,13 @@ def run(config: ConfigDict, workdir: str) -> dict:
     return out
 
 
+def _cpu_minutes(s: dict, wall: float) -> str:
+    """Training time for the README row: CPU minutes over every session of the run (a
+    resumed or paused run counts only the time it trained), else this session's wall clock."""
+    cpu = s.get("train_cpu_seconds")
+    return f"{cpu / 60:.0f} CPU min" if cpu else f"{wall / 60:.0f} min"
+
+
 def _notes(config: ConfigDict, s: dict) -> list[str]:
     full = s["estimated_full_schedule_hours"]
     return [
@@ -265,34 +279,41 @@ def _notes(config: ConfigDict, s: dict) -> list[str]:
         f"{s['nll_num_examples']} test images): {s['test_nll']:.2f} +- {s['test_nll_sem']:.2f}\n"
         f"- active units (Var_x E[z|x] > {config.model.active_threshold}): "
         f"{s['active_units']} of {s['latent_dim']}\n"
-        f"- training: {s['epochs']} epochs in {s['train_seconds']:.0f} s "
-        f"({s['epoch_seconds']:.1f} s/epoch at batch {s['batch_size']})"
+        f"- training: {s['epochs']} epochs in {s['train_seconds']:.0f} s this session"
+        + (f", {s['train_cpu_seconds']:.0f} CPU s over all" if s.get("train_cpu_seconds") else "")
+        + f" ({s['epoch_seconds']:.1f} s/epoch at batch {s['batch_size']})"
         + (f"; Burda's full 3280-epoch schedule at that speed: ~{full:.1f} h" if full else "")
         + f"\n- NLL evaluation: {s['nll_seconds']:.0f} s, process peak RSS "
         f"{s['nll_peak_rss_gib']:.2f} GiB"
     ]
 
 
-def _loss_vs_time(runs: list[Path], figs: Path) -> Path:
-    """Validation loss (-ELBO, or -IWAE bound for IWAE) against training minutes for each
-    finished run among `runs`, its test NLL (k=5000) in its label."""
-    series, seen, top = {}, set(), 110.0  # the first epochs' ~140 nats would flatten the rest
-    for run in runs:
+def _loss_vs_time(runs: dict[Path, float | None], figs: Path) -> Path:
+    """Validation loss (-ELBO, or -IWAE bound for IWAE) against training CPU minutes for each
+    run, and its test NLL (k=5000) as a point at its last minute.
+
+    `runs` maps a run folder to its test NLL, or to None to read it from the folder's
+    `summary.json` (a sibling run; one not yet finished is left out).
+    """
+    series, points, seen, top = {}, {}, set(), 110.0  # the first ~140 nats flatten the rest
+    for run, nll in runs.items():
         summary = run / "summary.json"
         curve = curves.metric_curve(run / "vae", "loss", split="val")
-        if run.resolve() in seen or not summary.is_file() or curve is None:
+        if nll is None and summary.is_file():
+            nll = json.loads(summary.read_text()).get("test_nll")
+        if run.resolve() in seen or nll is None or curve is None:
             continue
         seen.add(run.resolve())
-        nll = json.loads(summary.read_text()).get("test_nll")
-        name = run.name + (f" (test NLL {nll:.2f})" if nll is not None else "")
-        series[name] = (curve.seconds / 60, curve.values)
+        series[run.name] = (curve.seconds / 60, curve.values)
+        points[f"{run.name}: test NLL {nll:.2f}"] = (curve.seconds[-1] / 60, nll)
         top = max(top, curve.values[-1] + 10)
     return plotting.curves(
         series,
         figs / "elbo_vs_time.png",
         "training time, CPU minutes (one core)",
-        "validation loss, nats",
+        "nats: validation loss (lines), test NLL (points)",
         logx=True,
         hlines={f"Burda VAE {PUBLISHED_NLL}": PUBLISHED_NLL},
         ylim=(None, top),
+        points=points,
     )

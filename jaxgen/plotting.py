@@ -127,6 +127,7 @@ def curves(
     logx: bool = False,
     hlines: dict[str, float] | None = None,
     ylim: tuple[float | None, float | None] | None = None,
+    points: dict[str, tuple[float, float]] | None = None,
 ) -> Path:
     """Line plot of named (x, y) series, e.g. learning curves.
 
@@ -138,23 +139,30 @@ def curves(
       logy, logx: logarithmic axes.
       hlines: label -> a level drawn as a dashed horizontal line (a baseline, a bound).
       ylim: (bottom, top) of the y axis, either None for matplotlib's.
+      points: label -> (x, y), each drawn as one marker (a final evaluation, say); a label
+        "<series name>: ..." takes that series' colour.
 
     Example:
         >>> import tempfile, numpy as np
         >>> x = np.arange(5)
         >>> p = curves({"seeds": (x, np.stack([x, x + 1], 1))}, tempfile.mkdtemp() + "/c.png",
-        ...            hlines={"floor": 0.5})
+        ...            hlines={"floor": 0.5}, points={"final": (4, 4.5)})
         >>> p.is_file()
         True
     """
     fig, ax = plt.subplots(figsize=(5, 3.5))
+    colors = {}
     for name, (x, y) in series.items():
         y = np.asarray(y)
         if y.ndim == 2:
             line = ax.plot(x, y.mean(1), label=f"{name} (mean of {y.shape[1]})")[0]
             ax.fill_between(x, y.min(1), y.max(1), alpha=0.2, color=line.get_color())
         else:
-            ax.plot(x, y, label=name)
+            line = ax.plot(x, y, label=name)[0]
+        colors[name] = line.get_color()
+    for name, (x, y) in (points or {}).items():
+        color = colors.get(name.split(":")[0])
+        ax.plot([x], [y], marker="o", ls="none", label=name, color=color)
     for i, (name, level) in enumerate((hlines or {}).items()):
         ax.axhline(level, color="k" if i == 0 else "gray", ls="--" if i == 0 else ":", label=name)
     ax.set_xlabel(xlabel)

@@ -276,10 +276,53 @@ def test_public_api_through_load_run(trained):
     assert float(imgs.min()) >= 0.0 and float(imgs.max()) <= 1.0
 
 
-def test_burda_config_has_the_papers_schedule():
+def _vae_mnist_module():
     spec = importlib.util.spec_from_file_location("vae_mnist", ROOT / "experiments/vae_mnist.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_nll_figure_draws_this_run_and_finished_siblings_at_their_cpu_minutes(
+    tmp_path, monkeypatch
+):
+    """The figure of issue 21: each run's validation curve against CPU minutes and its test
+    NLL at its last minute; this run's summary is not written yet, an unfinished sibling is
+    left out."""
+    mod = _vae_mnist_module()
+
+    def fake_run(name, cpu, loss, nll=None):
+        run = tmp_path / name
+        (run / "vae").mkdir(parents=True)
+        rows = []
+        for i, (c, v) in enumerate(zip(cpu, loss, strict=True)):
+            rows += [{"step": i, "split": "train", "train_cpu_seconds": c, "loss": v}]
+            rows += [{"step": i, "split": "val", "loss": v}]
+        (run / "vae" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        if nll is not None:
+            (run / "summary.json").write_text(json.dumps({"test_nll": nll}))
+        return run
+
+    this = fake_run("vae_mnist", [60.0, 600.0], [100.0, 90.0])
+    done = fake_run("vae_budget", [60.0, 1800.0], [99.0, 89.0], nll=87.8)
+    unfinished = fake_run("vae_iwae", [60.0], [98.0])
+    seen = {}
+    monkeypatch.setattr(
+        mod.plotting,
+        "curves",
+        lambda series, path, *a, **kw: seen.update(series=series, points=kw["points"]),
+    )
+    mod._loss_vs_time({this: 88.5, done: None, unfinished: None}, tmp_path)
+    assert set(seen["series"]) == {"vae_mnist", "vae_budget"}
+    np.testing.assert_allclose(seen["series"]["vae_budget"][0], [1.0, 30.0])  # CPU minutes
+    assert seen["points"] == {
+        "vae_mnist: test NLL 88.50": (10.0, 88.5),
+        "vae_budget: test NLL 87.80": (30.0, 87.8),
+    }
+
+
+def test_burda_config_has_the_papers_schedule():
+    mod = _vae_mnist_module()
     c = mod.get_config("burda")
     assert c.train.num_epochs == 3280
     assert c.train.batch_size == 20

@@ -49,12 +49,17 @@ def _char_lm(s: dict) -> str:
     # The temperature whose samples read as Python most often (the quick config draws 0.8).
     quality = rep.get("sample_quality") or {"0.5": {}}
     temp = max(quality, key=lambda t: quality[t].get("reads_as_python", 0.0))
-    read = quality[temp].get("reads_as_python")
+    q = quality[temp]
     return (
         f"{rep['heldout_bpc_stateful']:.2f} bits/char held out (lzma {rep['lzma_bpc']:.2f}, "
         f"primed with the training text {rep['lzma_primed_bpc']:.2f}); sample at temperature "
         f"{temp}: {rep['samples'][temp][:90]!r}"
-        + ("" if read is None else f" ({_pct(read)} of its samples read as Python)")
+        + (
+            ""
+            if "named" not in q
+            else f" (of its samples, {_pct(q['named'])} have a keyword, an indented line and "
+            f"matched brackets; {_pct(q['reads_as_python'])} also no run of 40 spaces)"
+        )
     )
 
 

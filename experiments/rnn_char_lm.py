@@ -172,7 +172,9 @@ def sample_quality_table(rep: dict) -> list[str]:
     return [
         "Of every sample drawn at each temperature (all of them in samples.txt), the share "
         "with a keyword, an indented line, matched brackets (at most three open at the cut), a "
-        "loop of 40 or more whitespace characters, and the first three without the loop "
+        "run of 40 or more whitespace characters, the first three without such a run "
+        "(reads_as_python), the first three whatever the runs (named: the three properties "
+        "issue 16 names), and a run that lasts to the sample's end (stuck) "
         "(`jaxgen.evaluation.sequence.python_likeness`):\n",
         markdown_table(rows),
     ]

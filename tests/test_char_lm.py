@@ -109,6 +109,15 @@ def test_python_likeness_wants_all_four_tests(sample, wanted):
     assert with_a_bad_one["reads_as_python"] == score["reads_as_python"] / 2
 
 
+def test_python_likeness_tells_a_long_indent_from_a_loop_never_left():
+    code = "x = f(a)\nif x:\n    return [x, y[0]]\n"
+    left = code + " " * 50 + "z = 1\n"  # a run of spaces the sample leaves: named, not stuck
+    stuck = code + " " * 50  # the sample ends inside the run
+    score = seq_eval.python_likeness([left, stuck])
+    assert score["collapsed"] == 1.0 and score["reads_as_python"] == 0.0
+    assert score["named"] == 1.0 and score["stuck"] == 0.5
+
+
 def test_python_likeness_of_the_stdlib_itself_and_of_noise():
     import argparse
     import inspect

@@ -117,6 +117,8 @@ def test_char_lm_reports_bpc_compressors_and_samples(tmp_path):
         assert set(r) >= set(rep["sample_quality"]["0.5"])
         parts = (r["keyword"], r["indented"], r["brackets"], 1 - r["collapsed"])
         assert r["reads_as_python"] <= min(parts)  # a sample that reads as Python passes all
+        assert r["reads_as_python"] <= r["named"] <= min(parts[:3])
+        assert r["stuck"] <= r["collapsed"]
         assert r["first_sample"].startswith(cfg.model.prime)
 
 

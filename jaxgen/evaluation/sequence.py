@@ -173,22 +173,29 @@ def python_likeness(samples: list[str], collapse_run: int = 40) -> dict[str, flo
 
     Returns:
       The fraction of samples with each property (`keyword`, `indented`, `brackets`,
-      `collapsed`) and with all four as wanted (`reads_as_python`).
+      `collapsed`), with all four as wanted (`reads_as_python`), with the first three
+      (`named`: the three properties issue 16 names, a run of spaces allowed), and that end
+      inside a collapsed run (`stuck`: the loop is never left before the sample's end).
 
     Example:
         >>> s = python_likeness(["x = f(a)\\nif x:\\n    return [x]\\n", "a(]" + " " * 50])
-        >>> s["reads_as_python"], s["collapsed"]
-        (0.5, 0.5)
+        >>> s["reads_as_python"], s["collapsed"], s["stuck"]
+        (0.5, 0.5, 0.5)
     """
     if not samples:
         raise ValueError("python_likeness needs at least one sample")
     tests = {"keyword": [], "indented": [], "brackets": [], "collapsed": []}
+    stuck = []
     for s in samples:
         tests["keyword"].append(bool(_KEYWORD.search(s)))
         tests["indented"].append(bool(re.search(r"(?:^|\n) {4,}\S", s)))
         tests["brackets"].append(_brackets_match(s))
         tests["collapsed"].append(bool(re.search(rf"\s{{{collapse_run},}}", s)))
-    ok = [k and i and b and not c for k, i, b, c in zip(*tests.values(), strict=True)]
+        stuck.append(bool(re.search(rf"\s{{{collapse_run},}}$", s)))
+    named = [k and i and b for k, i, b, _ in zip(*tests.values(), strict=True)]
+    ok = [n and not c for n, c in zip(named, tests["collapsed"], strict=True)]
     out = {name: float(np.mean(v)) for name, v in tests.items()}
     out["reads_as_python"] = float(np.mean(ok))
+    out["named"] = float(np.mean(named))
+    out["stuck"] = float(np.mean(stuck))
     return out

@@ -6,7 +6,8 @@
 Loads the run (`jaxgen.load_run`) and its corpus, reads the validation files (as long as the
 held-out test files) as `--streams` contiguous streams with the state carried, and prints one
 JSON line per cache size: the bits per character of every (theta, lambda) of the grid
-(`RNNFamily.stream_bpc_cache`, Grave et al. 2017's cache), the best point, and with `--test`
+(`RNNFamily.stream_bpc_cache`, Grave et al. 2017's cache; by default the run's own
+`model.cache_thetas` x `model.cache_lambdas`), the best point, and with `--test`
 the test files' bits per character at that point. `--adapt-lr` adds dynamic evaluation.
 A cache holds at most a stream's length: fewer streams let it reach further back.
 """
@@ -34,8 +35,9 @@ def main() -> None:
     p.add_argument("--workdir", required=True, help="a trained character-model run")
     p.add_argument("--sizes", default="2000", help="cache sizes, comma-separated")
     p.add_argument("--streams", type=int, default=64, help="contiguous streams per text")
-    p.add_argument("--thetas", default="0.3,1,3", help="the grid's theta values")
-    p.add_argument("--lambdas", default="0.3,0.4,0.5,0.6", help="the grid's lambda values")
+    # Each theta costs a whole pass over the text; the default is the run's own grid.
+    p.add_argument("--thetas", default=None, help="theta values (default: model.cache_thetas)")
+    p.add_argument("--lambdas", default=None, help="lambda values (default: model.cache_lambdas)")
     p.add_argument("--adapt-lr", type=float, default=0.0, help="dynamic evaluation's rate")
     p.add_argument("--test", action="store_true", help="also read the test files at the best")
     args = p.parse_args()
@@ -46,7 +48,9 @@ def main() -> None:
     info = data_lib.load(run.config.dataset).info
     test = info["test_ids"]
     val = info["val_ids"][: len(test)]
-    thetas, lambdas = _floats(args.thetas), _floats(args.lambdas)
+    m = run.config.model
+    thetas = _floats(args.thetas) if args.thetas else tuple(m.cache_thetas)
+    lambdas = _floats(args.lambdas) if args.lambdas else tuple(m.cache_lambdas)
     for size in (int(s) for s in args.sizes.split(",")):
         t0 = time.perf_counter()
         kw = {"streams": args.streams, "adapt_lr": args.adapt_lr}

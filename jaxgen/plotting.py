@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
@@ -116,6 +117,18 @@ def scatter_panels(
     return _save(fig, path)
 
 
+def _plain_log_ticks(axis) -> None:
+    """Label a log axis 1, 2, 5, 10, 20, ... in plain numbers (matplotlib's default writes
+    every minor tick as 2x10^0, 3x10^0, ..., which overlap on a short axis)."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+    def minor(v: float, _) -> str:
+        lead = round(v / 10 ** np.floor(np.log10(v))) if v > 0 else 0
+        return f"{v:g}" if lead in (2, 5) else ""
+
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
 def curves(
     series: dict[str, tuple[np.ndarray, np.ndarray]],
     path: Path,
@@ -171,6 +184,7 @@ def curves(
         ax.set_yscale("log")
     if logx:
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
     if ylim is not None:
         ax.set_ylim(*ylim)
     if title:

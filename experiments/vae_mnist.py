@@ -13,11 +13,14 @@ Run:
       core ran other work; both cores, alone: 1,200-1,400 steps/s over the first 45 s; jax
       0.10.2). Machines vary: on 2026-12-04 the same command ran 430-520 steps/s over its
       first 100 s, on jax 0.12 and 0.10.2 alike, with the other core busy or idle, where
-      one core's 1024^2 matmul gave 70 GFLOP/s against 108 the day before: about 5 h.)
+      one core's 1024^2 matmul gave 70 GFLOP/s against 108 the day before: about 5 h. On
+      2026-12-06, jax 0.12, one pinned core: 690-785 steps/s, about 3 h; resumable, and its
+      README row gives training CPU minutes over every session.)
   python -m jaxgen.main --config experiments/vae_mnist.py:budget --workdir runs/vae_budget
       (make vae-budget: the same network on half an hour of one core: batch 100, warm-up to
-      lr 3e-3 and cosine decay, 640 epochs; 87.84 nats in 28.4 min with jax 0.12, plus
-      ~29 min for the k=5000 NLL evaluation)
+      lr 3e-3 and cosine decay, 640 epochs; 87.84 nats with jax 0.12, reproduced bit for
+      bit on 2026-12-06 in 23.8 CPU min of training (one pinned core) and 16 min for the
+      k=5000 NLL evaluation)
   python -m jaxgen.main --config experiments/vae_mnist.py:iwae --workdir runs/vae_iwae
       (make vae-iwae: Burda's IWAE, k=5, on the same half hour, 170 epochs)
   python -m jaxgen.main --config experiments/vae_mnist.py:quick --workdir runs/vae_quick

@@ -19,8 +19,8 @@ Run:
   python -m jaxgen.main --config experiments/vae_mnist.py:budget --workdir runs/vae_budget
       (make vae-budget: the same network on half an hour of one core: batch 100, warm-up to
       lr 3e-3 and cosine decay, 640 epochs; 87.84 nats with jax 0.12, the same to the
-      printed digits when rerun on 2026-12-06: 23.8 CPU min of training (one pinned core) and 16 min for the
-      k=5000 NLL evaluation)
+      printed digits when rerun on 2026-12-06: 23.8 CPU min of training (one pinned
+      core) and 16 min for the k=5000 NLL evaluation)
   python -m jaxgen.main --config experiments/vae_mnist.py:iwae --workdir runs/vae_iwae
       (make vae-iwae: Burda's IWAE, k=5, on the same half hour, 170 epochs)
   python -m jaxgen.main --config experiments/vae_mnist.py:quick --workdir runs/vae_quick

@@ -209,9 +209,12 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 COMPILE_TARGET_S = 5.0
-
-
 SEEDS_TARGET = 1.3  # the 8-seed step within 1.3x of its physical floor
+
+
+def _floor_ms(r: dict, peak: dict) -> float:
+    """Milliseconds 8 seeds' FLOPs take at the measured matmul peak."""
+    return 8 * r["flops_per_step_1_seed"] / (peak["jax_gflops"] * 1e9) * 1e3
 
 
 def seed_floor(r: dict, peak: dict | None) -> float | None:
@@ -219,8 +222,7 @@ def seed_floor(r: dict, peak: dict | None) -> float | None:
     and never under one seed's own step (its latency). None without a peak measurement."""
     if not peak or "error" in peak:
         return None
-    ms = 8 * r["flops_per_step_1_seed"] / (peak["jax_gflops"] * 1e9) * 1e3
-    return max(1.0, ms / r["ms_per_step_1_seed"])
+    return max(1.0, _floor_ms(r, peak) / r["ms_per_step_1_seed"])
 
 
 def _seed_rows(s: dict | None, peak: dict | None) -> list[list[str]]:
@@ -357,7 +359,7 @@ def why_notes(results: dict[str, Any]) -> list[str]:
             r = s.get(key)
             if not r or "error" in r:
                 continue
-            floor = 8 * r["flops_per_step_1_seed"] / (p["jax_gflops"] * 1e9) * 1e3
+            floor = _floor_ms(r, p)
             out.append(
                 f"- why, seeds, {label.split(' (')[0]}: 8 seeds are "
                 f"{8 * r['flops_per_step_1_seed'] / 1e6:.0f} MFLOP per step; at the matmul peak "

@@ -43,6 +43,9 @@ TIMEOUT_S = {
     "why": 900,  # the conv formulations include slow ones (im2col by patches)
 }
 COMMAND = "make bench"
+# Extra XLA flags of a section's worker. Seeds: one host device per core, so that the 8 seeds
+# can also be split over the cores (`seed_parallel`); a one-device run uses only the first.
+SECTION_XLA_FLAGS = {"seeds": f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"}
 
 
 def run_worker(section: str, scale: str, torch_mode: str, out: Path) -> None:
@@ -64,7 +67,9 @@ def run_section(section: str, scale: str, torch_mode: str) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "benchmarks.run", "--worker", section]
         cmd += ["--scale", scale, "--torch", torch_mode, "--json", str(out)]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT)
+        flags = f"{os.environ.get('XLA_FLAGS', '')} {SECTION_XLA_FLAGS.get(section, '')}"
+        env = dict(os.environ, XLA_FLAGS=flags.strip())
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
         try:
             code = proc.wait(timeout=TIMEOUT_S[section])
         except subprocess.TimeoutExpired:
@@ -233,15 +238,21 @@ def _seed_rows(s: dict | None, peak: dict | None) -> list[list[str]]:
         if not r or "error" in r:
             rows.append([label, (r or {}).get("error", "missing"), "", "", "", target, "**no**"])
             continue
+        # The better of one vmapped program and the seeds split over the devices, if measured.
         ratio, floor = r["ratio_8_to_1"], seed_floor(r, peak)
+        how, ms = "8 seeds ÷ 1", f"{r['ms_per_step_8_seeds']:.2f}"
+        if "ratio_8_spread_to_1" in r:
+            ms += f" (over {r['devices']} devices: {r['ms_per_step_8_seeds_spread']:.2f})"
+            if r["ratio_8_spread_to_1"] < ratio:
+                ratio, how = r["ratio_8_spread_to_1"], f"8 seeds over {r['devices']} devices ÷ 1"
         judged = f"; floor {floor:.2f}x, {ratio / floor:.2f}x of it" if floor else "; no floor"
         rows.append(
             [
                 f"{label}: ms/step, 8 vmapped seeds vs 1 seed",
-                f"{r['ms_per_step_8_seeds']:.2f} vs {r['ms_per_step_1_seed']:.2f}",
+                f"{ms} vs {r['ms_per_step_1_seed']:.2f}",
                 "",
                 "",
-                f"{ratio:.2f}x (8 seeds ÷ 1{judged})",
+                f"{ratio:.2f}x ({how}{judged})",
                 target,
                 _met(floor is not None and ratio <= SEEDS_TARGET * floor),
             ]

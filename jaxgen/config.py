@@ -63,6 +63,7 @@ def base_config(family: str, dataset: str = "mnist") -> ConfigDict:
             "seed": 0,
             "num_seeds": 1,  # > 1 trains seeds seed..seed+n-1 side by side with vmap
             "data_parallel": False,  # split each batch over the local devices
+            "seed_parallel": False,  # split the seeds (num_seeds) over the local devices
             "distributed": False,  # call jax.distributed.initialize() (multi-host)
             "dataset": data_config(dataset),
             "model": ConfigDict({"family": family}),

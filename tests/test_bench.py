@@ -104,3 +104,12 @@ def test_seed_rows_judge_the_ratio_against_its_physical_floor():
     assert "1.50x of it" in missed[4] and missed[-1] == "**no**"
     # Without the peak section there is no floor to judge by: not met, and said so.
     assert run._seed_rows({"gan2d": {**r, "ratio_8_to_1": 5.0}}, None)[0][-1] == "**no**"
+    # Seeds split over the devices are judged by whichever of the two ways is faster.
+    spread = {"devices": 2, "ms_per_step_8_seeds_spread": 90.0, "ratio_8_spread_to_1": 4.5}
+    row = run._seed_rows({"gan2d": {**r, "ratio_8_to_1": 6.0, **spread}}, peak)[0]
+    assert "over 2 devices: 90.00" in row[1] and "4.50x (8 seeds over 2 devices" in row[4]
+    assert "1.12x of it" in row[4] and row[-1] == "yes"
+    row = run._seed_rows(
+        {"gan2d": {**r, "ratio_8_to_1": 5.0, **spread, "ratio_8_spread_to_1": 7}}, peak
+    )[0]
+    assert "5.00x (8 seeds ÷ 1;" in row[4]

@@ -197,14 +197,28 @@ def test_load_run_gives_a_script_the_trained_model(tmp_path):
     )
 
 
-def test_data_parallel_matches_one_device(tmp_path):
-    """Two forced host devices, in a subprocess (XLA_FLAGS must precede the jax import)."""
+def _on_two_host_devices(script: str) -> str:
+    """Runs `script` with two forced host devices, in a subprocess (XLA_FLAGS must precede
+    the jax import); returns its stdout."""
     import os
     import subprocess
 
-    script = textwrap.dedent(f"""
-        import sys, numpy as np, jax
-        sys.path.insert(0, {str(ROOT)!r})
+    head = f"import sys, numpy as np, jax\nsys.path.insert(0, {str(ROOT)!r})\n"
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    env = dict(os.environ, XLA_FLAGS=flags.strip())
+    proc = subprocess.run(
+        [PYTHON, "-c", head + textwrap.dedent(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_data_parallel_matches_one_device(tmp_path):
+    out = _on_two_host_devices(f"""
         assert jax.device_count() == 2
         from tests.conftest import tiny_ae_config
         from jaxgen.train import train
@@ -215,13 +229,36 @@ def test_data_parallel_matches_one_device(tmp_path):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
         print("OK", one.summary["test"]["loss"], two.summary["test"]["loss"])
     """)
-    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
-    env = dict(os.environ, XLA_FLAGS=flags.strip())
-    proc = subprocess.run(
-        [PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "OK" in proc.stdout
+    assert "OK" in out
+
+
+def test_seed_parallel_splits_the_seeds_over_devices_with_one_device_numbers(tmp_path):
+    """Four seeds, two per host device: the same states as the four vmapped on one device,
+    also across a stop and resume, and a seed count the devices do not divide is refused."""
+    out = _on_two_host_devices(f"""
+        from tests.conftest import tiny_ae_config
+        from jaxgen.errors import ConfigError
+        from jaxgen.train import train
+        def cfg(parallel, seeds=4):
+            c = tiny_ae_config(); c.num_seeds = seeds; c.seed_parallel = parallel
+            return c
+        one = train(cfg(False), {str(tmp_path / "one")!r})
+        train(cfg(True), {str(tmp_path / "two")!r}, stop_at_step=30)
+        two = train(cfg(True), {str(tmp_path / "two")!r})
+        leaves = jax.tree.leaves(two.state.params)
+        assert all(len(x.sharding.device_set) == 2 for x in leaves)
+        for a, b in zip(jax.tree.leaves(one.state.params), leaves):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        assert one.summary["steps"] == two.summary["steps"] > 30
+        try:
+            train(cfg(True, seeds=3), {str(tmp_path / "three")!r})
+        except ConfigError as e:
+            print("REFUSED", e)
+        print("OK", max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+                        for a, b in zip(jax.tree.leaves(one.state.params), leaves)))
+    """)
+    assert "REFUSED seed_parallel splits num_seeds=3 over 2 devices" in out, out
+    assert "OK" in out, out
 
 
 def test_validation_every_n_steps_and_cumulative_training_seconds(tmp_path):

@@ -58,7 +58,9 @@ def test_two_processes_match_one_and_survive_a_killed_peer(tmp_path):
         counts.keys()
         == Counter(
             (r["step"], r["split"], bool(r.get("final")))
-            for r in map(json.loads, (tmp_path / "mp" / "one" / "metrics.jsonl").open())
+            for r in map(
+                json.loads, (tmp_path / "mp" / "one" / "metrics.jsonl").read_text().splitlines()
+            )
         ).keys()
     )
     steps = [p for p in (multi / "checkpoints").iterdir() if p.name.isdigit()]

@@ -138,7 +138,9 @@ def test_seq2seq_runs_and_decodes(tmp_path, task):
     cfg.dataset.max_digits = 2
     cfg.lock()
     result = train(cfg, tmp_path / "s2s")
-    rows = [json.loads(line) for line in (tmp_path / "s2s" / "metrics.jsonl").open()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "s2s" / "metrics.jsonl").read_text().splitlines()
+    ]
     first_epoch = next(r["loss"] for r in rows if r["split"] == "train")
     assert result.summary["test"]["loss"] < first_epoch  # it learns
     ex = result.summary["report"]["examples"][0]

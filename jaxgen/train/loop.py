@@ -248,7 +248,7 @@ def _open(config: ConfigDict, workdir: Path, trainer: Trainer) -> _Run:
         log,
         tensorboard,
         ckpt,
-        state=parallel.replicate(state, trainer.mesh),
+        state=trainer.place_state(state),
         step=step,
         prior_seconds=prior_seconds,
         prior_cpu_seconds=prior_cpu_seconds,

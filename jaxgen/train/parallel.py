@@ -38,10 +38,11 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxgen.errors import PeerLostError
+from jaxgen.errors import ConfigError, PeerLostError
 from jaxgen.train.coordinator import service_in_child
 
 DATA_AXIS = "data"
+SEED_AXIS = "seeds"
 HEARTBEAT_SECONDS = 20  # the coordination service's limit for a silent process
 WATCH_SECONDS = 8  # PeerWatch's, shorter, so that its one line comes first
 
@@ -49,6 +50,36 @@ WATCH_SECONDS = 8  # PeerWatch's, shorter, so that its one line comes first
 def make_mesh() -> Mesh:
     """A one-axis mesh over every device of every process."""
     return Mesh(np.asarray(jax.devices()), (DATA_AXIS,))
+
+
+def seed_mesh(config) -> Mesh | None:
+    """The mesh of a seed-parallel run (`seed_parallel`): one axis over the local devices,
+    along which the seeds' leading axis is split. None when the run is not seed-parallel.
+
+    Each device runs the same vmapped program on its share of the seeds; no value crosses
+    devices, so every seed's numbers are those of a single-device run.
+
+    Raises:
+      ConfigError: combined with data_parallel or several processes, or when the devices
+        do not divide num_seeds.
+    """
+    if not config.get("seed_parallel", False):
+        return None
+    if config.data_parallel or multi_process():
+        raise ConfigError("seed_parallel runs on one process and without data_parallel")
+    devices = jax.local_devices()
+    if config.num_seeds % len(devices):
+        raise ConfigError(
+            f"seed_parallel splits num_seeds={config.num_seeds} over {len(devices)} devices: "
+            "make it a multiple (on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N "
+            "gives N host devices)"
+        )
+    return Mesh(np.asarray(devices), (SEED_AXIS,))
+
+
+def seed_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading (seed) axis split over the mesh, the rest whole."""
+    return NamedSharding(mesh, PartitionSpec(SEED_AXIS))
 
 
 def shard_batch(batch: dict[str, jax.Array], mesh: Mesh | None) -> dict[str, jax.Array]:

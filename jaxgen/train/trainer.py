@@ -39,8 +39,11 @@ class Trainer:
         self.mesh = (
             parallel.make_mesh() if config.data_parallel or parallel.multi_process() else None
         )
+        # Seeds spread over the local devices (`seed_parallel`): each device runs its share
+        # of the seeds' vmap, and nothing passes between devices.
+        self.seed_mesh = parallel.seed_mesh(config)
         # Placed once: without a mesh on the default device, with one on every device.
-        self.train_data = parallel.replicate(_device_split(splits.train), self.mesh)
+        self.train_data = self._replicate(_device_split(splits.train))
         self.num_train = len(splits.train["x"])
         self.batch_size = tc.batch_size
         self.steps_per_epoch = self.num_train // tc.batch_size
@@ -57,7 +60,7 @@ class Trainer:
                 f"train.batch_size={tc.batch_size} is not divisible by the "
                 f"{self.mesh.size} devices of data_parallel"
             )
-        self.keys = parallel.replicate(seed_keys(config), self.mesh)
+        self.keys = self.place_state(seed_keys(config))
         self.num_seeds = int(config.num_seeds)
         if tc.loop not in ("auto", "scan", "python"):
             raise ConfigError(f"train.loop must be auto, scan or python, got {tc.loop!r}")
@@ -76,14 +79,28 @@ class Trainer:
         return jax.vmap(lambda k: self.family.init(named_key(k, "init"), batch, total))
 
     def init(self) -> Any:
-        return jax.jit(self._init_fn())(self.keys)
+        return self.place_state(jax.jit(self._init_fn())(self.keys))
+
+    def _replicate(self, tree: Any) -> Any:
+        """`tree` on every device of the run's mesh (data- or seed-parallel), else as it is."""
+        return parallel.replicate(tree, self.mesh or self.seed_mesh)
+
+    def place_state(self, tree: Any) -> Any:
+        """A tree with a leading seed axis where the run keeps it: split over the devices
+        when seed-parallel, else replicated over the data-parallel mesh (or left alone)."""
+        if self.seed_mesh is not None:
+            return jax.device_put(tree, parallel.seed_sharding(self.seed_mesh))
+        return parallel.replicate(tree, self.mesh)
 
     def abstract_state(self) -> Any:
-        """Shapes, dtypes and shardings of the state: replicated over the mesh if there is
-        one, else on the first local device (also when restoring a multi-process run's
-        checkpoint on one process: orbax needs the target's sharding to change topology)."""
+        """Shapes, dtypes and shardings of the state: split over the devices by seed,
+        replicated over the data-parallel mesh, or else on the first local device (also when
+        restoring a multi-process run's checkpoint on one process: orbax needs the target's
+        sharding to change topology)."""
         shapes = jax.eval_shape(self._init_fn(), self.keys)
-        if self.mesh is None:
+        if self.seed_mesh is not None:
+            sharding = parallel.seed_sharding(self.seed_mesh)
+        elif self.mesh is None:
             sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
         else:
             sharding = parallel.replicated(self.mesh)
@@ -198,8 +215,8 @@ class Trainer:
                 for k, v in data.items()
             }
             mask = (np.arange(num_batches * bs) < n).reshape(num_batches, bs)
-            self._eval_data[split] = parallel.replicate(
-                (_device_split(padded), jnp.asarray(mask, jnp.float32)), self.mesh
+            self._eval_data[split] = self._replicate(
+                (_device_split(padded), jnp.asarray(mask, jnp.float32))
             )
         padded, mask = self._eval_data[split]
         sums = partial(self._masked_batch_sums, split=split)

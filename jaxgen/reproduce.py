@@ -195,7 +195,8 @@ def reproduce(run_dir: str | Path, out_dir: str | Path | None = None, rtol: floa
 
 
 def _env_notes(a: Path, b: Path, lines: list[str]) -> None:
-    """Names the library versions that differ: the usual reason a re-run is not bit-exact."""
+    """Names the library versions, devices and XLA flags that differ: the usual reasons a
+    re-run is not bit-exact (a seed-parallel run on another device count, for one)."""
     envs = []
     for wd in (a, b):
         found = sorted(wd.rglob("env.json"))
@@ -204,6 +205,11 @@ def _env_notes(a: Path, b: Path, lines: list[str]) -> None:
     for name in sorted(set(pa) | set(pb)):
         if pa.get(name) != pb.get(name):
             lines.append(f"  note: {name} {pa.get(name)} then, {pb.get(name)} now")
+    ea, eb = envs
+    if ea and eb and len(ea.get("devices", ())) != len(eb.get("devices", ())):
+        lines.append(f"  note: {len(ea['devices'])} devices then, {len(eb['devices'])} now")
+    if ea and eb and ea.get("xla_flags") != eb.get("xla_flags"):
+        lines.append(f"  note: XLA_FLAGS {ea.get('xla_flags')!r} then, {eb.get('xla_flags')!r} now")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -323,6 +323,18 @@ def test_reproduce_reruns_a_finished_run_and_reports_a_match(folder, reference, 
     assert "MISMATCH" in out and "test.loss" in out, out
 
 
+def test_reproduce_names_what_differs_in_the_environment(tmp_path):
+    from jaxgen import reproduce
+
+    env = {"packages": {"jax": "0.12.0.1"}, "devices": ["cpu:0", "cpu:1"], "xla_flags": "-a"}
+    for name, changes in (("then", {}), ("now", {"devices": ["cpu:0"], "xla_flags": ""})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "env.json").write_text(json.dumps(env | changes))
+    lines = []
+    reproduce._env_notes(tmp_path / "then", tmp_path / "now", lines)
+    assert lines == ["  note: 2 devices then, 1 now", "  note: XLA_FLAGS '-a' then, '' now"]
+
+
 def test_reproduce_refuses_an_unfinished_run(folder, capsys):
     from jaxgen import reproduce
 

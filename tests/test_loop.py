@@ -240,16 +240,16 @@ def test_seed_parallel_splits_the_seeds_over_devices_with_one_device_numbers(tmp
         from jaxgen.errors import ConfigError
         from jaxgen.train import train
         def cfg(parallel, seeds=4):
-            c = tiny_ae_config(); c.num_seeds = seeds; c.seed_parallel = parallel
+            c = tiny_ae_config(num_epochs=2); c.num_seeds = seeds; c.seed_parallel = parallel
             return c
         one = train(cfg(False), {str(tmp_path / "one")!r})
-        train(cfg(True), {str(tmp_path / "two")!r}, stop_at_step=30)
+        train(cfg(True), {str(tmp_path / "two")!r}, stop_at_step=15)
         two = train(cfg(True), {str(tmp_path / "two")!r})
         leaves = jax.tree.leaves(two.state.params)
         assert all(len(x.sharding.device_set) == 2 for x in leaves)
         for a, b in zip(jax.tree.leaves(one.state.params), leaves):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-        assert one.summary["steps"] == two.summary["steps"] > 30
+        assert one.summary["steps"] == two.summary["steps"] > 15
         try:
             train(cfg(True, seeds=3), {str(tmp_path / "three")!r})
         except ConfigError as e:

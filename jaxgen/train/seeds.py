@@ -1,7 +1,9 @@
 """Seeds side by side: the leading seed axis of every state, its root keys and its vmap.
 
 Seed s owns the root key `PRNGKey(s)`; a run of `num_seeds` seeds holds them as one state
-with a leading axis of that size, and runs every step `vmap`ped over it.
+with a leading axis of that size, and runs every step `vmap`ped over it. With
+`seed_parallel` that axis is split over the local devices (`parallel.seed_mesh`): the same
+vmapped program, each device on its share of the seeds.
 """
 
 from __future__ import annotations

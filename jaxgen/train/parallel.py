@@ -57,7 +57,7 @@ def seed_mesh(config) -> Mesh | None:
     along which the seeds' leading axis is split. None when the run is not seed-parallel.
 
     Each device runs the same vmapped program on its share of the seeds; no value crosses
-    devices, so every seed's numbers are those of a single-device run.
+    devices, so every seed's numbers are a single-device run's up to float rounding.
 
     Raises:
       ConfigError: combined with data_parallel or several processes, or when the devices

@@ -15,7 +15,9 @@ Run:
       first 100 s, on jax 0.12 and 0.10.2 alike, with the other core busy or idle, where
       one core's 1024^2 matmul gave 70 GFLOP/s against 108 the day before: about 5 h. On
       2026-12-06, jax 0.12, one pinned core: 690-785 steps/s, about 3 h; resumable, and its
-      README row gives training CPU minutes over every session.)
+      README row gives training CPU minutes over every session. A second core does not help
+      at batch 20: multi-threaded XLA ran ~780 steps/s, and `--config.data_parallel=true`
+      over 2 host devices 345, its all-reduce costing more than half a batch saves.)
   python -m jaxgen.main --config experiments/vae_mnist.py:budget --workdir runs/vae_budget
       (make vae-budget: the same network on half an hour of one core: batch 100, warm-up to
       lr 3e-3 and cosine decay, 640 epochs; 87.84 nats with jax 0.12, the same to the

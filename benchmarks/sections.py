@@ -236,12 +236,14 @@ def _seeds(name: str, cfg: ConfigDict, steps: int, scale: Scale) -> dict[str, An
     # on CPU the worker gets one host device per core (`run.SECTION_XLA_FLAGS`).
     devices = jax.local_device_count()
     spread_seeds = devices > 1 and 8 % devices == 0
-    for s in ("1", "8") + (("8 spread",) if spread_seeds else ()):
+    variants = {"1": (1, False), "8": (8, False)}  # label: (num_seeds, seed_parallel)
+    if spread_seeds:
+        variants["8 spread"] = (8, True)
+    for label, (num_seeds, seed_parallel) in variants.items():
         c = ConfigDict(cfg.to_dict())
-        c.num_seeds = int(s[0])
-        c.seed_parallel = s == "8 spread"
-        log(f"{name}: {s} seed(s): init and compile")
-        runs[s] = JaxgenRun(c, steps, splits)
+        c.num_seeds, c.seed_parallel = num_seeds, seed_parallel
+        log(f"{name}: {label} seed(s): init and compile")
+        runs[label] = JaxgenRun(c, steps, splits)
     times = alternate([Side(s, r.run) for s, r in runs.items()], scale.reps, scale.warmup)
     t1, t8 = median(times["1"]), median(times["8"])
     out = {}

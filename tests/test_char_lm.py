@@ -100,6 +100,11 @@ def test_primed_compressor_charges_only_the_new_bytes():
         ("x = f(a)\nfi x:\n    retur [x, y[0]]\n", False),  # no whole keyword
         ("x = f(a))\nif x:\n    return [x, y[0)]\n", False),  # brackets mismatched
         ("x = f(a,\n      b)\nif x:\n    return '(' + [x]\n", True),  # across lines
+        # Brackets Python does not read: in a comment, a docstring, one left open at the cut.
+        ("def f(a):  # see g)\n    return [a]\n", True),
+        ('def f(a):\n    """Like g(a].\n    a)"""\n    return [a]\n', True),
+        ('def f(a):\n    """Like g(a], but', True),
+        ("def f(a):  # ok\n    return [a)\n", False),  # the code's own brackets still count
     ],
 )
 def test_python_likeness_wants_all_four_tests(sample, wanted):

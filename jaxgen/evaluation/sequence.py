@@ -143,14 +143,19 @@ def accuracy_by_segment_offset(position_accuracy: dict | None, seg: int) -> dict
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _WORDS = "|".join(k for k in keyword.kwlist if k.isalpha())
 _KEYWORD = re.compile(rf"\b(?:{_WORDS})\b")
-_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+# What Python's tokenizer does not read as brackets, matched left to right as it reads them:
+# triple-quoted strings (one still open at the cut runs to the end), one-line strings and
+# comments. A bracket in a docstring or a comment is prose, not code.
+_NOT_CODE = re.compile(
+    r'"""[\s\S]*?(?:"""|$)' r"|'''[\s\S]*?(?:'''|$)" r"|'[^'\n]*'" r'|"[^"\n]*"' r"|#[^\n]*"
+)
 
 
 def _brackets_match(text: str, max_open: int = 3) -> bool:
-    """Every closing bracket (outside one-line string literals) closes the innermost open
-    one, and at most `max_open` are still open where the text is cut."""
+    """Every closing bracket of the code (not in a string or a comment) closes the innermost
+    open one, and at most `max_open` are still open where the text is cut."""
     stack: list[str] = []
-    for ch in _QUOTED.sub("", text):
+    for ch in _NOT_CODE.sub("", text):
         if ch in "([{":
             stack.append(ch)
         elif ch in _PAIRS and (not stack or stack.pop() != _PAIRS[ch]):
@@ -163,7 +168,8 @@ def python_likeness(samples: list[str], collapse_run: int = 40) -> dict[str, flo
 
     A sample *reads as Python* when it has a keyword (as a whole word), an indented line
     (four or more spaces, then code), brackets that match (each closing one closes the
-    innermost open one; at most three left open where the sample is cut off), and no run of
+    innermost open one; at most three left open where the sample is cut off; brackets in
+    strings and comments do not count, as Python does not read them), and no run of
     `collapse_run` or more whitespace characters (a small model at a low temperature can fall
     into a loop of spaces it never leaves). Score only the generated text, not the prime.
 

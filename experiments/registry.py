@@ -178,8 +178,8 @@ TARGETS: tuple[Target, ...] = (
     T(
         "rnn-adding-ablation",
         "which setting makes T=100 solvable: the LSTM with the "
-        "curriculum, the cosine decay, the forget-gate bias, clipping and the learning rate each "
-        "changed alone",
+        "curriculum, the cosine decay, the forget-gate bias, clipping, the learning rate and "
+        "chrono initialization each changed alone",
         "rnn_adding.py:ablation",
         "rnn_adding_ablation",
     ),

@@ -2,15 +2,16 @@
 
 An experiment's `run()` puts rows in its `summary.json` under "results", each
 `{"experiment", "metric", "published", "ours", "command"}` ("published" may be "" where
-there is no published anchor); the "measured with" column (jax and Python versions) is filled
-from the run's `env.json`. This module reads `runs/*/summary.json` (the Make targets'
-folders; the demo's quick runs under `runs/demo/` are not results) and rewrites the block
-between the README's `<!-- results:begin -->` and `<!-- results:end -->` markers. A command
-with a finished run under `runs/` replaces all of that command's rows; the rows of commands
-with no run there (measured earlier, perhaps on another checkout) are kept as they are, so a
-fresh clone that reruns one experiment does not erase the others. The table
-of the last complete `make bench` (`benchmarks/RESULTS.md`) goes between the
-`<!-- bench:begin -->` and `<!-- bench:end -->` markers.
+there is no published anchor); the "measured with" column (jax and Python versions, and
+the cores and XLA flags where a run was pinned or flagged) is filled from the run's
+`env.json`. This module reads `runs/*/summary.json` (the Make targets' folders; the demo's
+quick runs under `runs/demo/` are not results) and rewrites the block between the README's
+`<!-- results:begin -->` and `<!-- results:end -->` markers. A command with a finished run
+under `runs/` replaces all of that command's rows; the rows of commands with no run there
+(measured earlier, perhaps on another checkout) are kept as they are, so a fresh clone that
+reruns one experiment does not erase the others. The table of the last complete `make bench`
+(`benchmarks/RESULTS.md`) goes between the `<!-- bench:begin -->` and `<!-- bench:end -->`
+markers.
 
 Run: python -m jaxgen.results [--runs runs] [--readme README.md]
 """
@@ -50,13 +51,25 @@ def row(
 
 
 def versions(run: Path) -> str:
-    """ "jax X, Python Y" from the run folder's env.json (or its first sub-run's), else ""."""
+    """ "jax X, Python Y" from the run folder's env.json (or its first sub-run's), else "".
+
+    A run pinned to fewer cores than the machine has, or run with `XLA_FLAGS`, says so too
+    ("jax X, Python Y; 1 of 2 cores, --xla_cpu_multi_thread_eigen=false"): float rounding
+    follows the threads, and a result near a threshold can move with it.
+    """
     for env in [run / "env.json", *sorted(run.glob("*/env.json"))]:
         try:
             e = json.loads(env.read_text())
-            return f"jax {e['packages']['jax']}, Python {e['python']}"
+            out = f"jax {e['packages']['jax']}, Python {e['python']}"
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        how = []
+        cores, total = e.get("cpu_affinity"), e.get("cpu_count")
+        if isinstance(cores, list) and isinstance(total, int) and 0 < len(cores) < total:
+            how.append(f"{len(cores)} of {total} cores")
+        if e.get("xla_flags"):
+            how.append(str(e["xla_flags"]))
+        return out + ("; " + ", ".join(how) if how else "")
     return ""
 
 

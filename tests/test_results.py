@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from jaxgen import results
 
 
@@ -32,6 +34,27 @@ def test_results_block_is_rebuilt_from_run_summaries(tmp_path):
     )
     assert "old" not in text and "demo" not in text  # Quick demo runs are not results.
     assert text.startswith("intro\n") and text.endswith("after\n")
+
+
+@pytest.mark.parametrize(
+    "extra, wanted",
+    [
+        ({}, "jax 0.12.0.1, Python 3.12.1"),
+        ({"cpu_affinity": [0, 1], "cpu_count": 2, "xla_flags": ""}, "jax 0.12.0.1, Python 3.12.1"),
+        (
+            {
+                "cpu_affinity": [1],
+                "cpu_count": 2,
+                "xla_flags": "--xla_cpu_multi_thread_eigen=false",
+            },
+            "jax 0.12.0.1, Python 3.12.1; 1 of 2 cores, --xla_cpu_multi_thread_eigen=false",
+        ),
+    ],
+)
+def test_measured_with_names_a_pinned_or_flagged_run(tmp_path, extra, wanted):
+    env = {"python": "3.12.1", "packages": {"jax": "0.12.0.1"}, **extra}
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    assert results.versions(tmp_path) == wanted
 
 
 def test_bench_block_is_copied_from_the_last_complete_bench(tmp_path):

@@ -50,7 +50,7 @@ def row(
     }
 
 
-def versions(run: Path) -> str:
+def measured_with(run: Path) -> str:
     """ "jax X, Python Y" from the run folder's env.json (or its first sub-run's), else "".
 
     A run pinned to fewer cores than the machine has, or run with `XLA_FLAGS`, says so too
@@ -82,7 +82,7 @@ def collect(runs: Path) -> list[dict]:
             data = json.loads(summary.read_text())
         except ValueError:
             continue
-        measured = versions(summary.parent)
+        measured = measured_with(summary.parent)
         for r in data.get("results", []) if isinstance(data, dict) else []:
             rows.append({c: r.get(c, "") for c in COLUMNS} | {"measured with": measured})
     return rows

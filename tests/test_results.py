@@ -54,7 +54,7 @@ def test_results_block_is_rebuilt_from_run_summaries(tmp_path):
 def test_measured_with_names_a_pinned_or_flagged_run(tmp_path, extra, wanted):
     env = {"python": "3.12.1", "packages": {"jax": "0.12.0.1"}, **extra}
     (tmp_path / "env.json").write_text(json.dumps(env))
-    assert results.versions(tmp_path) == wanted
+    assert results.measured_with(tmp_path) == wanted
 
 
 def test_bench_block_is_copied_from_the_last_complete_bench(tmp_path):

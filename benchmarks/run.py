@@ -31,7 +31,7 @@ from benchmarks.profile import CONV_FORMS
 from benchmarks.sections import ROOT, SCALES, SECTIONS
 
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ("peak", "vae", "conv", "lstm", "seeds", "compile", "memory", "why")
+ORDER = ("peak", "vae", "conv", "lstm", "seeds", "compile", "memory", "malloc", "why")
 TIMEOUT_S = {
     "peak": 120,
     "vae": 420,
@@ -40,6 +40,7 @@ TIMEOUT_S = {
     "seeds": 480,
     "compile": 300,
     "memory": 300,
+    "malloc": 420,
     "why": 900,  # the conv formulations include slow ones (im2col by patches)
 }
 COMMAND = "make bench"
@@ -210,7 +211,30 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                     _met(m["peak_rss_gib"] < 4.0),
                 ]
             )
+    rows += _malloc_rows(results.get("malloc"))
     return rows
+
+
+def _malloc_rows(m: dict[str, Any] | None) -> list[list[str]]:
+    """jaxgen's malloc settings against glibc's defaults: the conv AE step, both in jaxgen."""
+    if not m:
+        return []
+    label = "Conv AE step (Python loop), glibc malloc defaults -> jaxgen's (`jaxgen.runtime`)"
+    if "error" in m:
+        return [[label, m["error"], "", "", "", "", ""]]
+    sys_ms, ours_ms = m["system_ms_per_step"], m["jaxgen_ms_per_step"]
+    return [
+        [
+            f"{label}: ms/step (minor page faults/step)",
+            f"{sys_ms:.1f} ({m['system_faults_per_step']:,.0f}) -> "
+            f"{ours_ms:.1f} ({m['jaxgen_faults_per_step']:,.0f})",
+            "",
+            "",
+            f"{sys_ms / ours_ms:.2f}x faster",
+            "",
+            "",
+        ]
+    ]
 
 
 COMPILE_TARGET_S = 5.0
@@ -323,6 +347,16 @@ def notes(results: dict[str, Any]) -> list[str]:
             f"does not grow with the number of images); {m['seconds_per_batch']:.1f} s per "
             f"batch, about {m['est_seconds_full_test_set'] / 60:.0f} min for all 10,000."
         )
+    m = results.get("malloc")
+    if m and "error" not in m:
+        same = m["system_final_loss"] == m["jaxgen_final_loss"]
+        out.append(
+            f"- malloc: each side ran twice, alternating, in a fresh process "
+            f"(`benchmarks/malloc_ab.py`, `JAXGEN_MALLOC=system` for glibc's defaults); jaxgen's "
+            f"settings: {m['settings']}. The loss after the timed steps: "
+            f"{m['system_final_loss']:.6f} and {m['jaxgen_final_loss']:.6f}"
+            + (" (the same bits)." if same else " (DIFFERENT).")
+        )
     return out + why_notes(results)
 
 
@@ -391,6 +425,10 @@ def environment() -> str:
         parts.append(f"torch {torch.__version__}")
     except ImportError:
         pass
+    from jaxgen import runtime
+
+    # Set by `import jaxgen` in each section's one process, so PyTorch runs under it too.
+    parts.append(f"malloc for both sides: {runtime.malloc_settings()}")
     return f"{os.cpu_count()} CPU cores, " + ", ".join(parts)
 
 

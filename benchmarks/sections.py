@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -316,6 +317,30 @@ def memory_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def malloc_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
+    """The conv AE step under glibc's malloc defaults and under jaxgen's (`jaxgen.runtime`),
+    one fresh process per run (the settings are per process), the two alternating twice."""
+    del torch_mode
+    tiny = bool(scale.num_train)
+    runs: dict[str, list[dict[str, Any]]] = {"system": [], "jaxgen": []}
+    for _ in range(2):
+        for side in runs:
+            cmd = [sys.executable, "-m", "benchmarks.malloc_ab"]
+            cmd += ["--scale", "tiny", "--reps", "1"] if tiny else []
+            log(f"malloc: JAXGEN_MALLOC={side} {' '.join(cmd[1:])}")
+            env = dict(os.environ, JAXGEN_MALLOC=side)
+            res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise RuntimeError(f"malloc_ab failed:\n{res.stderr[-2000:]}")
+            runs[side].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    out: dict[str, Any] = {"settings": runs["jaxgen"][0]["malloc"]}
+    for side, rs in runs.items():
+        out[f"{side}_ms_per_step"] = statistics.median(r["ms_per_step"] for r in rs)
+        out[f"{side}_faults_per_step"] = statistics.median(r["faults_per_step"] for r in rs)
+        out[f"{side}_final_loss"] = rs[0]["final_loss"]
+    return out
+
+
 def why_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
     from benchmarks.profile import why_section as why
 
@@ -330,6 +355,7 @@ SECTIONS = {
     "seeds": seeds_section,
     "compile": compile_section,
     "memory": memory_section,
+    "malloc": malloc_section,
     "why": why_section,
 }
 

@@ -6,6 +6,11 @@ reconstruct, sample), and `jaxgen.train.train(config, workdir)` to train one.
 
 __version__ = "0.1.0"
 
+from jaxgen import runtime as _runtime
+
+# Before any JAX computation: see `jaxgen.runtime` (XLA:CPU temporaries without page faults).
+_runtime.configure_malloc()
+
 
 def load_run(workdir, **kwargs):
     """Loads a finished or checkpointed run; see `jaxgen.run.load_run`."""

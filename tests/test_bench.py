@@ -113,3 +113,16 @@ def test_seed_rows_judge_the_ratio_against_its_physical_floor():
         {"gan2d": {**r, "ratio_8_to_1": 5.0, **spread, "ratio_8_spread_to_1": 7}}, peak
     )[0]
     assert "5.00x (8 seeds ÷ 1;" in row[4]
+
+
+def test_malloc_row_gives_both_sides_and_the_note_checks_the_bits():
+    from benchmarks import run
+
+    m = {"settings": "glibc: 1 arena, no mmap, no trim", "system_ms_per_step": 300.0}
+    m.update(system_faults_per_step=20000.0, system_final_loss=1.5)
+    m.update(jaxgen_ms_per_step=250.0, jaxgen_faults_per_step=0.0, jaxgen_final_loss=1.5)
+    (row,) = run._malloc_rows(m)
+    assert row[1] == "300.0 (20,000) -> 250.0 (0)" and row[4] == "1.20x faster"
+    assert run.notes({"malloc": m})[-1].endswith("(the same bits).")
+    assert run.notes({"malloc": {**m, "jaxgen_final_loss": 1.25}})[-1].endswith("(DIFFERENT).")
+    assert run._malloc_rows(None) == []

@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxgen import runtime
 from jaxgen.errors import RunLockedError
 
 
@@ -49,6 +50,7 @@ def environment() -> dict[str, Any]:
         if hasattr(os, "sched_getaffinity")
         else None,
         "cpu_count": os.cpu_count(),
+        "malloc": runtime.malloc_settings(),
     }
 
 

@@ -1,0 +1,57 @@
+"""jaxgen's malloc settings (`jaxgen.runtime`) against glibc's defaults, on the conv AE step.
+
+On CPU the conv AE trains through a Python loop over its jitted step (`train.loop=auto`), so
+every step is one XLA call that allocates its temporaries (about 80 MB at batch 128) anew. With
+glibc's defaults those come from a fresh `mmap` each call and page-fault in; with jaxgen's
+settings they are reused from the heap. This script times one side per process (the settings
+are per process, fixed before JAX starts); `make bench`'s `malloc` section runs it alternately
+under both and reports ms and minor page faults per step.
+
+Run:
+  .venv/bin/python -m benchmarks.malloc_ab                      # jaxgen's settings
+  JAXGEN_MALLOC=system .venv/bin/python -m benchmarks.malloc_ab # glibc's defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=8, help="steps per chunk")
+    ap.add_argument("--reps", type=int, default=5, help="timed chunks")
+    ap.add_argument("--scale", choices=("full", "tiny"), default="full")
+    args = ap.parse_args()
+
+    from benchmarks import configs, harness
+    from benchmarks.sections import SCALES
+    from jaxgen import runtime
+
+    cfg = configs.conv_config(SCALES[args.scale])
+    cfg.train.progress = False
+    run = harness.JaxgenRun(cfg, args.steps if args.scale == "full" else 1)
+    times = []
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        run.run()
+        times.append(time.perf_counter() - t0)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
+    steps = run.steps * args.reps
+    result = {
+        "malloc": runtime.malloc_settings(),
+        "loop": run.loop,
+        "ms_per_step": 1e3 * statistics.median(times) / run.steps,
+        "faults_per_step": faults / steps,
+        "final_loss": run.final_loss(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

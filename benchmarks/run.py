@@ -343,8 +343,8 @@ def notes(results: dict[str, Any]) -> list[str]:
         out.append(
             f"- NLL k={m['k']}: {m['images_evaluated']:,} of {m['test_images_in_memory']:,} test "
             f"images evaluated (batches of {m['batch_size']}, sample chunks of {m['chunk']}); "
-            f"peak RSS after each batch {m['peak_after_each_batch_gib']} GiB (flat: memory "
-            f"does not grow with the number of images); {m['seconds_per_batch']:.1f} s per "
+            f"peak RSS after each batch {m['peak_after_each_batch_gib']} GiB "
+            f"({rss_trend(m['peak_after_each_batch_gib'])}); {m['seconds_per_batch']:.1f} s per "
             f"batch, about {m['est_seconds_full_test_set'] / 60:.0f} min for all 10,000."
         )
     m = results.get("malloc")
@@ -358,6 +358,19 @@ def notes(results: dict[str, Any]) -> list[str]:
             + (" (the same bits)." if same else " (DIFFERENT).")
         )
     return out + why_notes(results)
+
+
+def rss_trend(peaks: list[float], tol: float = 0.01) -> str:
+    """Whether the peak resident memory levelled off over the batches, read from the data."""
+    last = peaks[-1]
+    first_level = len(peaks)
+    while first_level > 0 and abs(peaks[first_level - 1] - last) <= tol * last:
+        first_level -= 1
+    if first_level == 0:
+        return "flat: memory does not grow with the number of images"
+    if first_level >= len(peaks) - 1:
+        return "still rising at the last batch"
+    return f"level from batch {first_level + 1} of {len(peaks)} on"
 
 
 def why_notes(results: dict[str, Any]) -> list[str]:

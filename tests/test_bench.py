@@ -126,3 +126,17 @@ def test_malloc_row_gives_both_sides_and_the_note_checks_the_bits():
     assert run.notes({"malloc": m})[-1].endswith("(the same bits).")
     assert run.notes({"malloc": {**m, "jaxgen_final_loss": 1.25}})[-1].endswith("(DIFFERENT).")
     assert run._malloc_rows(None) == []
+
+
+@pytest.mark.parametrize(
+    "peaks, says",
+    [
+        ([0.9, 0.9, 0.9], "flat: memory does not grow"),
+        ([0.83, 0.92, 1.09, 1.09, 1.09], "level from batch 3 of 5 on"),
+        ([0.83, 0.92, 1.09], "still rising at the last batch"),
+    ],
+)
+def test_the_memory_note_reads_the_trend_from_the_peaks(peaks, says):
+    from benchmarks import run
+
+    assert run.rss_trend(peaks).startswith(says)

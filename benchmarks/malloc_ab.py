@@ -1,4 +1,4 @@
-"""jaxgen's malloc settings (`jaxgen.runtime`) against glibc's defaults, on the conv AE step.
+"""jaxgen's malloc settings (`jaxgen.runtime`) against glibc's defaults, on a conv model's step.
 
 On CPU the conv AE trains through a Python loop over its jitted step (`train.loop=auto`), so
 every step is one XLA call that allocates its temporaries (about 80 MB at batch 128) anew. With
@@ -10,6 +10,7 @@ under both and reports ms and minor page faults per step.
 Run:
   .venv/bin/python -m benchmarks.malloc_ab                      # jaxgen's settings
   JAXGEN_MALLOC=system .venv/bin/python -m benchmarks.malloc_ab # glibc's defaults
+  .venv/bin/python -m benchmarks.malloc_ab --model dcgan --steps 16   # make gan-mnist's DCGAN
 """
 
 from __future__ import annotations
@@ -26,13 +27,20 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8, help="steps per chunk")
     ap.add_argument("--reps", type=int, default=5, help="timed chunks")
     ap.add_argument("--scale", choices=("full", "tiny"), default="full")
+    ap.add_argument(
+        "--model", choices=("conv", "dcgan"), default="conv", help="dcgan: make gan-mnist's"
+    )
     args = ap.parse_args()
 
     from benchmarks import configs, harness
     from benchmarks.sections import SCALES
     from jaxgen import runtime
 
-    cfg = configs.conv_config(SCALES[args.scale])
+    scale = SCALES[args.scale]
+    if args.model == "conv":
+        cfg = configs.conv_config(scale)
+    else:
+        cfg = configs.family_configs(scale)["gan conv (DCGAN, R1)"]
     cfg.train.progress = False
     run = harness.JaxgenRun(cfg, args.steps if args.scale == "full" else 1)
     times = []

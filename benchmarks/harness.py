@@ -98,6 +98,38 @@ def matmul_sweep(
     return {n: peaks[n].flops / median(times[str(n)]) / 1e9 for n in sizes}
 
 
+def batched_matmul_gflops(
+    seeds: int, m: int, k: int, n: int, reps: int = 5, links: int = 50
+) -> float:
+    """GFLOP/s XLA reaches on `seeds` independent (m x k)(k x n) matmuls, batched the way
+    `vmap` batches a model's seeds, each followed by the (m x n)(n x k) product back.
+
+    The links are chained inside one `fori_loop`, each waiting on the last as a recurrence's
+    or a network's layers do, so the rate counts no dispatch. `w2 = w1^T` with orthonormal
+    rows keeps the values' scale (k <= n), so no link runs on denormals or infinities.
+    """
+    import jax.numpy as jnp
+
+    if k > n:
+        raise ValueError(f"k={k} > n={n}: the chain keeps its scale only for k <= n")
+    rng = np.random.default_rng(0)
+    q = np.linalg.qr(rng.standard_normal((seeds, n, k)))[0]  # (seeds, n, k), orthonormal columns
+    w1 = jnp.asarray(q.transpose(0, 2, 1), jnp.float32)  # (seeds, k, n)
+    w2 = jnp.asarray(q, jnp.float32)
+    x = jnp.asarray(rng.standard_normal((seeds, m, k)), jnp.float32)
+
+    @jax.jit
+    def chain(x):
+        def link(_, x):
+            return jnp.einsum("smn,snk->smk", jnp.einsum("smk,skn->smn", x, w1), w2)
+
+        return jax.lax.fori_loop(0, links, link, x)
+
+    run = Side("chain", lambda: chain(x).block_until_ready())
+    seconds = median(alternate([run], reps, warmup=1)["chain"])
+    return links * 2 * (2.0 * seeds * m * k * n) / seconds / 1e9
+
+
 # -- the jaxgen side ------------------------------------------------------------------------
 def param_count(tree: Any) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
@@ -162,6 +194,7 @@ class JaxgenRun:
 
 __all__ = [
     "JaxgenRun",
+    "batched_matmul_gflops",
     "MatmulPeak",
     "Side",
     "alternate",

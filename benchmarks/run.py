@@ -357,7 +357,7 @@ def notes(results: dict[str, Any]) -> list[str]:
             f"{m['system_final_loss']:.6f} and {m['jaxgen_final_loss']:.6f}"
             + (" (the same bits)." if same else " (DIFFERENT).")
         )
-    return out + why_notes(results)
+    return out + why_notes(results) + reach_notes(results)
 
 
 def rss_trend(peaks: list[float], tol: float = 0.01) -> str:
@@ -425,6 +425,65 @@ def why_notes(results: dict[str, Any]) -> list[str]:
                 f"one-seed step ({r['ms_per_step_1_seed']:.2f} ms); the floor of the ratio is "
                 f"{seed_floor(r, p):.2f}x (one seed's step is its least)."
             )
+    return out
+
+
+def _ok(*rs: Any) -> bool:
+    return all(r and "error" not in r for r in rs)
+
+
+def reach_notes(results: dict[str, Any]) -> list[str]:
+    """For each missed speed target, the best this run's own measurements allow: the step
+    with the named part at its ideal (the matmul peak, a free elementwise pass, Adam at its
+    memory floor). A bound under the target says no reformulation of that part reaches it."""
+    out, w, peak = [], results.get("why"), results.get("peak")
+    v, c, lstm = (results.get(k) for k in ("vae", "conv", "lstm"))
+    if _ok(w, v) and w["vae"]["batch_size"] == v["batch_size"]:
+        u, need = w["vae"], v["flops_per_step"] / (0.70 * v["peak_gflops"] * 1e9) * 1e3
+        best = u["ms_fwd_bwd"] + u["ms_one_pass_adam"]
+        frac = v["flops_per_step"] / (best / 1e3) / (v["peak_gflops"] * 1e9)
+        out.append(
+            f"- reach, vae: 70% of the peak needs a step of <= {need:.2f} ms; forward + "
+            f"backward alone take {u['ms_fwd_bwd']:.2f} ms and Adam at its memory floor "
+            f"{u['ms_one_pass_adam']:.2f} ms, so one after the other they are {best:.2f} ms, "
+            f"{100 * frac:.0f}% of the peak at best."
+        )
+    if _ok(w, c) and "torch_eager_ms_per_step" in c and w["conv"][0]["batch"] == c["batch_size"]:
+        conv_ms = sum(r["xla_ms"] for r in w["conv"])
+        ideal = sum(r["gflop_fwd_bwd"] for r in w["conv"]) / w["peak_gflops"] * 1e3
+        step, eager = c["jaxgen_ms_per_step"], c["torch_eager_ms_per_step"]
+        best = step - conv_ms + ideal
+        out.append(
+            f"- reach, conv: 1.2x eager needs a step of <= {eager / 1.2:.1f} ms; the "
+            f"convolutions take {conv_ms:.1f} of the {step:.1f} ms step at the `why, conv` "
+            f"rates; with every one at the matmul peak ({ideal:.1f} ms) the step would be "
+            f"{best:.1f} ms, {eager / best:.2f}x eager."
+        )
+    if _ok(w, lstm) and "torch_eager_ms_per_step" in lstm:
+        r, step = w["lstm"], lstm["jaxgen_ms_per_step"]
+        eager = lstm["torch_eager_ms_per_step"]
+        gates = r["ms_recurrence_fwd_bwd"] - r["ms_matmuls_only"]
+        best, budget = step - gates, eager / 1.2 - (step - gates)
+        out.append(
+            f"- reach, lstm: 1.2x eager needs a step of <= {eager / 1.2:.1f} ms; with the gates' "
+            f"elementwise work free ({gates:.1f} ms of the recurrence) it would be {best:.1f} "
+            f"ms, {eager / best:.2f}x eager: the gates would have to take "
+            + (f"{budget:.1f} ms." if budget > 0 else "less than no time: out of reach.")
+        )
+    s = results.get("seeds")
+    for key, label in SEED_MODELS if _ok(s, peak) else ():
+        r = s.get(key)
+        if not _ok(r) or "batched_matmul_gflops" not in r:
+            continue
+        rate, (m, k, n) = r["batched_matmul_gflops"], r["batched_matmul_shape"]
+        at_rate = 8 * r["flops_per_step_1_seed"] / (rate * 1e9) * 1e3
+        floor_ms = max(_floor_ms(r, peak), r["ms_per_step_1_seed"])
+        out.append(
+            f"- reach, seeds, {label.split(' (')[0]}: XLA runs 8 seeds' batched ({m}x{k})({k}x"
+            f"{n}) matmuls at {rate:.0f} GFLOP/s (the floor assumes {peak['jax_gflops']:.0f}); "
+            f"8 seeds' FLOPs at that rate take {at_rate:.2f} ms, {at_rate / floor_ms:.2f}x the "
+            f"floor with nothing else in the step (target {SEEDS_TARGET}x)."
+        )
     return out
 
 

@@ -37,6 +37,7 @@ from benchmarks.harness import (
     MatmulPeak,
     Side,
     alternate,
+    batched_matmul_gflops,
     log,
     matmul_sweep,
     median,
@@ -225,7 +226,11 @@ def lstm_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
     )
 
 
-def _seeds(name: str, cfg: ConfigDict, steps: int, scale: Scale) -> dict[str, Any]:
+def _seeds(
+    name: str, cfg: ConfigDict, steps: int, scale: Scale, matmul: tuple[int, int, int]
+) -> dict[str, Any]:
+    """8 seeds against 1, and XLA's rate on 8 seeds' batched matmuls of shape `matmul`
+    (m, k, n): the model's main (batch x hidden)(hidden x out) product."""
     import jax
 
     from jaxgen import data as data_lib
@@ -247,10 +252,12 @@ def _seeds(name: str, cfg: ConfigDict, steps: int, scale: Scale) -> dict[str, An
         runs[label] = JaxgenRun(c, steps, splits)
     times = alternate([Side(s, r.run) for s, r in runs.items()], scale.reps, scale.warmup)
     t1, t8 = median(times["1"]), median(times["8"])
-    out = {}
+    log(f"{name}: 8 seeds' batched {matmul} matmuls alone")
+    out = {"batched_matmul_shape": list(matmul)}
+    out["batched_matmul_gflops"] = batched_matmul_gflops(8, *matmul, reps=scale.reps)
     if spread_seeds:
         t8s = median(times["8 spread"])
-        out = {
+        out |= {
             "devices": devices,
             "ms_per_step_8_seeds_spread": 1e3 * t8s / steps,
             "ratio_8_spread_to_1": t8s / t1,
@@ -273,9 +280,13 @@ def _seeds(name: str, cfg: ConfigDict, steps: int, scale: Scale) -> dict[str, An
 
 def seeds_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
     del torch_mode
+    gan, lstm = gan2d_config(scale), adding_config(scale)
+    d, h = gan.model.d_hidden[0], lstm.model.hidden_size
     return {
-        "gan2d": _seeds("gan2d", gan2d_config(scale), scale.steps["gan2d"], scale),
-        "adding": _seeds("adding_lstm", adding_config(scale), scale.steps["adding"], scale),
+        "gan2d": _seeds("gan2d", gan, scale.steps["gan2d"], scale, (gan.train.batch_size, d, d)),
+        "adding": _seeds(
+            "adding_lstm", lstm, scale.steps["adding"], scale, (lstm.train.batch_size, h, 4 * h)
+        ),
     }
 
 

@@ -140,3 +140,43 @@ def test_the_memory_note_reads_the_trend_from_the_peaks(peaks, says):
     from benchmarks import run
 
     assert run.rss_trend(peaks).startswith(says)
+
+
+def test_reach_notes_bound_each_missed_target_by_the_runs_own_measurements():
+    from benchmarks import run
+
+    why = {
+        "vae": {"batch_size": 128, "ms_fwd_bwd": 6.0, "ms_one_pass_adam": 1.0},
+        "conv": [
+            {"batch": 128, "xla_ms": 50.0, "gflop_fwd_bwd": 5.0},
+            {"batch": 128, "xla_ms": 30.0, "gflop_fwd_bwd": 3.0},
+        ],
+        "peak_gflops": 200.0,
+        "lstm": {"ms_recurrence_fwd_bwd": 100.0, "ms_matmuls_only": 70.0},
+    }
+    seed = {"flops_per_step_1_seed": 1e9, "ms_per_step_1_seed": 20.0}
+    results = {
+        "why": why,
+        "vae": {"batch_size": 128, "flops_per_step": 1e9, "peak_gflops": 200.0},
+        "conv": {"batch_size": 128, "jaxgen_ms_per_step": 100.0, "torch_eager_ms_per_step": 90.0},
+        "lstm": {"jaxgen_ms_per_step": 110.0, "torch_eager_ms_per_step": 100.0},
+        "peak": {"jax_gflops": 100.0},
+        "seeds": {
+            "gan2d": {**seed, "batched_matmul_gflops": 50.0, "batched_matmul_shape": [256, 8, 8]}
+        },
+    }
+    vae, conv, lstm, seeds = run.reach_notes(results)
+    # 1 GFLOP in 6 + 1 ms at a 200 GFLOP/s peak: 71%, and 70% needs <= 7.14 ms.
+    assert "<= 7.14 ms" in vae and "7.00 ms, 71% of the peak at best" in vae
+    # The convolutions' 80 ms become 8 GFLOP at the peak, 40 ms: a 60 ms step, 90 / 60.
+    assert "take 80.0 of the 100.0 ms step" in conv and "60.0 ms, 1.50x eager" in conv
+    # Free gates save 30 ms: 80 ms, 1.25x; 1.2x needs 83.3 ms, leaving the gates 3.3 ms.
+    assert "80.0 ms, 1.25x eager" in lstm and "have to take 3.3 ms" in lstm
+    slower = {**results, "lstm": {**results["lstm"], "torch_eager_ms_per_step": 90.0}}
+    assert "out of reach" in run.reach_notes(slower)[2]
+    # 8 GFLOP at the batched rate of 50 take 160 ms; the floor is 8 GFLOP at 100: 80 ms.
+    assert "(256x8)(8x8) matmuls at 50 GFLOP/s" in seeds and "160.00 ms, 2.00x the floor" in seeds
+    # Parts a run did not measure (an error, or another batch) give no bound, not a wrong one.
+    assert run.reach_notes({**results, "why": {"error": "x"}}) == [seeds]
+    other = {**results, "conv": {**results["conv"], "batch_size": 16}}
+    assert len(run.reach_notes(other)) == 3

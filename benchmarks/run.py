@@ -407,9 +407,8 @@ def why_notes(results: dict[str, Any]) -> list[str]:
             f"- why, conv: GFLOP/s of each convolution, forward + both backward passes, batch "
             f"{w['conv'][0]['batch']} (matmul peak {w['peak_gflops']:.0f}), XLA NHWC against "
             "torch and, in brackets, the other XLA formulations (NCHW layout; im2col + one "
-            "matmul, its columns from XLA's patches or from shifted slices): "
-            + "; ".join(cells)
-            + "."
+            "matmul, its columns from XLA's patches or from shifted slices; Winograd F(2x2, "
+            "3x3) for the 3x3 ones): " + "; ".join(cells) + "."
         )
     s, p = results.get("seeds"), results.get("peak")
     if s and p and "error" not in s and "error" not in p:
@@ -456,7 +455,8 @@ def reach_notes(results: dict[str, Any]) -> list[str]:
         out.append(
             f"- reach, conv: 1.2x eager needs a step of <= {eager / 1.2:.1f} ms; the "
             f"convolutions take {conv_ms:.1f} of the {step:.1f} ms step at the `why, conv` "
-            f"rates; with every one at the matmul peak ({ideal:.1f} ms) the step would be "
+            f"rates; with every one's direct-convolution FLOPs at the matmul peak ({ideal:.1f} "
+            f"ms) the step would be "
             f"{best:.1f} ms, {eager / best:.2f}x eager."
         )
     if _ok(w, lstm) and "torch_eager_ms_per_step" in lstm:

@@ -53,8 +53,9 @@ def test_tiny_why_section_measures_every_part_and_renders():
 
 
 def test_conv_formulations_compute_the_same_convolution():
-    """The bench's im2col and NCHW forms are the NHWC conv (values and both gradients)."""
-    from benchmarks.profile import CONV_FORMS, CONV_LAYERS
+    """The bench's im2col, NCHW and Winograd forms are the NHWC conv (values and both
+    gradients), on every layer each applies to."""
+    from benchmarks.profile import CONV_FORMS, CONV_LAYERS, conv_form_applies
 
     rng = np.random.default_rng(0)
     for _, (hh, ww, cin), k, cout, s in CONV_LAYERS:
@@ -71,7 +72,9 @@ def test_conv_formulations_compute_the_same_convolution():
             return jax.jit(both)(x, w)
 
         ref, ref_g = outputs(CONV_FORMS["xla"])
-        for conv in CONV_FORMS.values():
+        forms = [c for f, c in CONV_FORMS.items() if conv_form_applies(f, k, s)]
+        assert len(forms) == len(CONV_FORMS) - (k != 3 or s != 1)
+        for conv in forms:
             y, gs = outputs(conv)
             np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
             for g, r in zip(gs, ref_g, strict=True):
@@ -170,6 +173,7 @@ def test_reach_notes_bound_each_missed_target_by_the_runs_own_measurements():
     assert "<= 7.14 ms" in vae and "7.00 ms, 71% of the peak at best" in vae
     # The convolutions' 80 ms become 8 GFLOP at the peak, 40 ms: a 60 ms step, 90 / 60.
     assert "take 80.0 of the 100.0 ms step" in conv and "60.0 ms, 1.50x eager" in conv
+    assert "direct-convolution FLOPs at the matmul peak (40.0 ms)" in conv
     # Free gates save 30 ms: 80 ms, 1.25x; 1.2x needs 83.3 ms, leaving the gates 3.3 ms.
     assert "80.0 ms, 1.25x eager" in lstm and "have to take 3.3 ms" in lstm
     slower = {**results, "lstm": {**results["lstm"], "torch_eager_ms_per_step": 90.0}}
@@ -180,3 +184,28 @@ def test_reach_notes_bound_each_missed_target_by_the_runs_own_measurements():
     assert run.reach_notes({**results, "why": {"error": "x"}}) == [seeds]
     other = {**results, "conv": {**results["conv"], "batch_size": 16}}
     assert len(run.reach_notes(other)) == 3
+
+
+def test_op_profile_sums_xla_operations_by_kind_from_a_real_trace():
+    import subprocess
+    import sys
+
+    from benchmarks.op_profile import by_kind
+
+    assert by_kind({"dot.91": 2.0, "dot.9": 1.0, "ynn_fusion.3": 4.0, "copy": 0.5}) == {
+        "ynn_fusion": 4.0,
+        "dot": 3.0,
+        "copy": 0.5,
+    }
+    cmd = [sys.executable, "-m", "benchmarks.op_profile", "--model", "gan2d", "--seeds", "2"]
+    res = subprocess.run(
+        [*cmd, "--scale", "tiny", "--top", "3"], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    head, kinds, slowest = res.stdout.split("\n\n")[:3]
+    assert "2 seed(s)" in head and "worker threads were busy" in head
+    rows = [r.split(" | ") for r in kinds.splitlines()[2:]]
+    # Every kind's share is a share of the whole, and a GAN's step has matmuls in it.
+    assert rows and any("dot" in r[0] or "ynn" in r[0] for r in rows)
+    assert sum(float(r[2].rstrip("% |")) for r in rows) <= 100 + len(rows)
+    assert len(slowest.splitlines()) == 2 + 3

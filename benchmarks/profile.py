@@ -7,7 +7,8 @@ Three measurements, each a ratio taken in one process with the sides alternating
   update alone against Adam written as one elementwise pass (its memory-traffic floor). What
   the update costs is time the matmul-FLOP count never sees.
 - `lstm`: the library's LSTM recurrence, forward + backward (`rnn.scan`, T=100, batch 64,
-  H=256), against a scan doing only its three matmuls per step (h W, dz W^T, h^T dz). The
+  H=256), against its matmuls alone as `fused_lstm` runs them (h W and dz W^T in the scans,
+  the weight gradient as one matmul after them). The
   difference is the gates' elementwise work, which runs between small matmuls.
 - `conv`: every convolution of the conv AE, forward + both backward passes, XLA's
   `conv_general_dilated` against `torch.nn.functional.conv2d` (oneDNN) at the same shape,
@@ -142,6 +143,9 @@ def lstm_elementwise_share(scale, reps: int) -> dict[str, Any]:
     h0 = jnp.asarray(rng.standard_normal((b, h)), jnp.float32)
 
     def matmuls_only(w, h0):
+        """The recurrence's matmuls as `fused_lstm` runs them: h W forward and dz W^T
+        backward in the scans, the weight gradient sum_t h_t^T dz_t as one matmul after."""
+
         def fwd(hc, _):
             z = hc @ w
             return z[:, :h] * 0.5, hc
@@ -149,13 +153,12 @@ def lstm_elementwise_share(scale, reps: int) -> dict[str, Any]:
         _, hs = jax.lax.scan(fwd, h0, None, length=t)
         wt = w.T
 
-        def bwd(carry, hp):
-            dh, dw = carry
+        def bwd(dh, _):
             dz = jnp.tile(dh, (1, 4))
-            return (0.5 * (dz @ wt), dw + hp.T @ dz), None
+            return 0.5 * (dz @ wt), dz
 
-        (dh, dw), _ = jax.lax.scan(bwd, (h0, jnp.zeros_like(w)), hs, reverse=True)
-        return dh, dw
+        dh, dzs = jax.lax.scan(bwd, h0, None, length=t, reverse=True)
+        return dh, hs.reshape(-1, h).T @ dzs.reshape(-1, 4 * h)
 
     mm_fn = jax.jit(matmuls_only)
     calls = 3

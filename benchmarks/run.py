@@ -390,7 +390,8 @@ def why_notes(results: dict[str, Any]) -> list[str]:
         out.append(
             f"- why, lstm: the recurrence forward + backward (T={lstm['shape']['T']}, batch "
             f"{lstm['shape']['batch']}, H={lstm['shape']['H']}) {lstm['ms_recurrence_fwd_bwd']:.1f}"
-            f" ms; its three matmuls per step alone {lstm['ms_matmuls_only']:.1f} ms "
+            f" ms; its matmuls alone (h W and dz W^T in the scans, the weight gradient as one "
+            f"matmul after them) {lstm['ms_matmuls_only']:.1f} ms "
             f"({lstm['matmul_gflops_in_scan']:.0f} GFLOP/s): the gates' elementwise work is "
             f"{100 * lstm['elementwise_share']:.0f}% of the recurrence."
         )

@@ -90,6 +90,10 @@ def test_compile_row_names_the_slowest_family_and_judges_it_against_5_s():
     (row,) = run._compile_rows({**fast, "c": {"compile_s": 5.5, "loop": "scan"}})
     assert "slowest: c, 5.5 s" in row and row[-1] == "**no**"
     assert run._compile_rows(None) == []
+    assert row[0].endswith("(one config per family)")
+    # Repeated compiles: the row says how many its medians are of.
+    each = {k: {**v, "compile_s_each": [v["compile_s"]] * 3} for k, v in fast.items()}
+    assert run._compile_rows(each)[0][0].endswith("(one config per family; median of 3 compiles)")
 
 
 def test_seed_rows_judge_the_ratio_against_its_physical_floor():

@@ -481,7 +481,7 @@ def reach_notes(results: dict[str, Any]) -> list[str]:
             continue
         rate, (m, k, n) = r["batched_matmul_gflops"], r["batched_matmul_shape"]
         at_rate = 8 * r["flops_per_step_1_seed"] / (rate * 1e9) * 1e3
-        floor_ms = max(_floor_ms(r, peak), r["ms_per_step_1_seed"])
+        floor_ms = seed_floor(r, peak) * r["ms_per_step_1_seed"]
         out.append(
             f"- reach, seeds, {label.split(' (')[0]}: XLA runs 8 seeds' batched ({m}x{k})({k}x"
             f"{n}) matmuls at {rate:.0f} GFLOP/s (the floor assumes {peak['jax_gflops']:.0f}); "

@@ -132,8 +132,18 @@ def compare(
     torch_mode: str,
     make_torch_model=None,
     torch_data=None,
+    data_parallel: bool = False,
 ) -> dict[str, Any]:
-    """jaxgen against PyTorch (eager, compiled) on one model, with the matmul peak alongside."""
+    """jaxgen against PyTorch (eager, compiled) on one model, with the matmul peak alongside.
+
+    With `data_parallel` and several local devices (the section's worker forces one host
+    device per core), jaxgen also runs as `--config.data_parallel=true` would: each device
+    takes its share of the batch, the gradients are summed by one all-reduce (`jaxgen_dp`).
+    """
+    import jax
+
+    from jaxgen.config import variant
+
     cfg = no_progress(cfg)
     log(f"{name}: jaxgen setup (load data, init, compile the chunk)")
     jx = JaxgenRun(cfg, steps)
@@ -153,6 +163,13 @@ def compare(
     }
     mm = MatmulPeak(scale.peak_n, seconds=0.4)
     sides = [Side("peak", mm.run), Side("jaxgen", jx.run)]
+    dp = None
+    if data_parallel and jax.local_device_count() > 1:
+        log(f"{name}: jaxgen data-parallel over {jax.local_device_count()} devices: setup")
+        dp = JaxgenRun(variant(cfg, data_parallel=True), steps, splits=jx.splits)
+        out["jaxgen_dp_devices"] = jax.local_device_count()
+        out["jaxgen_dp_compile_s"] = dp.compile_seconds
+        sides.append(Side("jaxgen_dp", dp.run))
     torch, tm = _torch(torch_mode)
     runs = []
     if torch is not None and make_torch_model is not None:
@@ -181,6 +198,8 @@ def compare(
         out[f"{key}_gflops"] = gf
         out[f"{key}_frac_peak"] = gf / out["peak_gflops"]
     out["jaxgen_final_loss"] = jx.final_loss()
+    if dp is not None:
+        out["jaxgen_dp_final_loss"] = dp.final_loss()
     for key, run in runs:
         out[f"{key}_final_loss"] = run.loss
     return out
@@ -208,7 +227,14 @@ def conv_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
         return ConvAE((32, 64), 32)
 
     return compare(
-        "conv_ae", conv_config(scale), scale.steps["conv"], scale, torch_mode, model, data
+        "conv_ae",
+        conv_config(scale),
+        scale.steps["conv"],
+        scale,
+        torch_mode,
+        model,
+        data,
+        data_parallel=True,
     )
 
 
@@ -222,7 +248,14 @@ def lstm_section(scale: Scale, torch_mode: str = "on") -> dict[str, Any]:
         return CharLSTM(96, 256)
 
     return compare(
-        "char_lstm", lstm_config(scale), scale.steps["lstm"], scale, torch_mode, model, data
+        "char_lstm",
+        lstm_config(scale),
+        scale.steps["lstm"],
+        scale,
+        torch_mode,
+        model,
+        data,
+        data_parallel=True,
     )
 
 

@@ -213,3 +213,28 @@ def test_op_profile_sums_xla_operations_by_kind_from_a_real_trace():
     assert rows and any("dot" in r[0] or "ynn" in r[0] for r in rows)
     assert sum(float(r[2].rstrip("% |")) for r in rows) <= 100 + len(rows)
     assert len(slowest.splitlines()) == 2 + 3
+
+
+def test_model_rows_judge_the_faster_of_one_device_and_the_batch_split():
+    from benchmarks import run
+
+    r = {"jaxgen_examples_per_s": 600.0, "torch_eager_examples_per_s": 650.0}
+    r.update(jaxgen_gflops=100.0, jaxgen_frac_peak=0.5, peak_gflops=200.0, jaxgen_compile_s=2.0)
+    r.update(torch_eager_first_step_s=0.2, torch_eager_gflops=110.0, torch_eager_frac_peak=0.55)
+    speed, gflops, compile_row = run._model_rows("lstm", "LSTM", 1.2, None, r)
+    assert speed[1] == "600" and speed[4] == "0.92x" and speed[-1] == "**no**"
+    dp = {"jaxgen_dp_examples_per_s": 800.0, "jaxgen_dp_devices": 2, "jaxgen_dp_compile_s": 2.5}
+    dp.update(jaxgen_dp_gflops=133.0, jaxgen_dp_frac_peak=0.665)
+    speed, gflops, compile_row = run._model_rows("lstm", "LSTM", 1.2, None, {**r, **dp})
+    assert speed[1] == "600 (data-parallel over 2 devices: 800)"
+    assert speed[4] == "1.23x, data-parallel over 2 devices" and speed[-1] == "yes"
+    assert gflops[1] == "100 (50%) (data-parallel over 2 devices: 133 (66%))"
+    assert compile_row[1] == "2.0 (data-parallel over 2 devices: 2.5)"
+    # A slower split changes nothing in the verdict: one device is judged.
+    slow = {**r, **dp, "jaxgen_dp_examples_per_s": 500.0}
+    assert run._model_rows("lstm", "LSTM", 1.2, None, slow)[0][4] == "0.92x"
+    # The reach bound says it is one device's, and gives the split step beside it.
+    said = run._dp_said(
+        {"jaxgen_dp_ms_per_step": 80.0, "jaxgen_dp_devices": 2, "torch_eager_ms_per_step": 100.0}
+    )
+    assert "one device's step" in said and "took 80.0 ms, 1.25x eager" in said

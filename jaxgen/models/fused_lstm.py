@@ -91,8 +91,22 @@ def _bwd(unroll, res, cotangents):
         step, (dc_last, dh_last), (dhs, c_prev, ts, tcs), reverse=True, unroll=unroll
     )
     h_prev = jnp.concatenate([h0[None], hs[:-1]], axis=0)
-    dw_h = h_prev.reshape(-1, h_prev.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
+    dw_h = _weight_grad(h_prev, dz)
     return dz, dw_h, dc0, dh0
+
+
+def _weight_grad(h_prev: Array, dz: Array) -> Array:
+    """sum over t and b of h_{t-1}^T dz_t: the recurrent weight's gradient, one matmul."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or mesh.size == 1:
+        # One device: a (H, T*B) x (T*B, 4H) product, the bits of every published run.
+        return h_prev.reshape(-1, h_prev.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
+    # Traced under a mesh (`data_parallel`: the batch axis split over devices): contracted
+    # over (T, B) as they stand, each device sums its own rows and one all-reduce adds them.
+    # The reshape merges the split axis into T, which XLA can only do by gathering every
+    # device's activations first (the data-parallel LSTM step was then slower than one
+    # device's; with this, 80 against 100 ms on 2 cores for the char LM).
+    return jax.lax.dot_general(h_prev, dz, (((0, 1), (0, 1)), ((), ())))
 
 
 lstm_scan.defvjp(_fwd, _bwd)

@@ -150,6 +150,28 @@ class Trainer:
                     self._loop = "python"
         return self._loop == "python"
 
+    def _jit(self, fn: Callable) -> Callable:
+        """`jax.jit(fn)` with the state donated, traced under the data mesh if there is one.
+
+        Why the mesh: code that must contract over the split batch axis differently to avoid
+        gathering it (`fused_lstm`'s weight gradient) asks `get_abstract_mesh()` at trace time.
+        """
+        jitted = jax.jit(fn, donate_argnums=0)
+        if self.mesh is None:
+            return jitted
+        mesh = self.mesh.abstract_mesh  # for tracing only; it also works inside a trace
+
+        def under_mesh(*args):
+            with jax.sharding.use_abstract_mesh(mesh):
+                return jitted(*args)
+
+        def lower(*args):
+            with jax.sharding.use_abstract_mesh(mesh):
+                return jitted.lower(*args)
+
+        under_mesh.lower = lower
+        return under_mesh
+
     def chunk_fn(self, length: int) -> Callable:
         """(state, keys, data, epoch, start[, should_stop]) -> (state, metrics (S, n)).
 
@@ -161,7 +183,7 @@ class Trainer:
         if not self.uses_python_loop():
             fn = partial(self._one_seed_chunk, length=length)
             fn = seed_map(fn, (0, 0, None, None, None), self.num_seeds)
-            jitted = jax.jit(fn, donate_argnums=0)
+            jitted = self._jit(fn)
 
             def scanned(*args, should_stop=None):
                 return jitted(*args)
@@ -172,7 +194,7 @@ class Trainer:
         if "step" not in self._chunk_fns:
             self._chunk_fns["perm"] = jax.jit(seed_map(self._perm, (0, None), self.num_seeds))
             step = seed_map(self._one_seed_step, (0, 0, None, 0, None, None), self.num_seeds)
-            self._chunk_fns["step"] = jax.jit(step, donate_argnums=0)
+            self._chunk_fns["step"] = self._jit(step)
         perm_fn, step_fn = self._chunk_fns["perm"], self._chunk_fns["step"]
 
         def python_chunk(state, keys, data, epoch, start, should_stop=None):

@@ -12,6 +12,8 @@ so read its shares, not its absolute times; the untraced step time is printed be
 Run:
   python -m benchmarks.op_profile --model gan2d --seeds 8
   python -m benchmarks.op_profile --model lstm --top 20
+  XLA_FLAGS=--xla_force_host_platform_device_count=2 \
+    python -m benchmarks.op_profile --model lstm --data-parallel
 """
 
 from __future__ import annotations
@@ -82,11 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", choices=sorted(MODELS), default="gan2d")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--scale", choices=sorted(configs.SCALES), default="full")
+    ap.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="the batch split over the host devices (XLA_FLAGS=--xla_force_host_platform_"
+        "device_count=N gives N)",
+    )
     ap.add_argument("--top", type=int, default=12, help="the slowest single operations shown")
     args = ap.parse_args(argv)
     scale = configs.SCALES[args.scale]
     cfg = configs.no_progress(MODELS[args.model](scale))
     cfg.num_seeds = args.seeds
+    cfg.data_parallel = args.data_parallel
     run = JaxgenRun(cfg, scale.steps[args.model])
     run.run()  # warm: the timed and traced chunks below are steady-state ones
     t0 = time.perf_counter()
@@ -102,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     per_step = 1e6 * run.steps  # ns of the chunk -> ms per step
     busy /= per_step
     print(
-        f"{args.model}, {args.seeds} seed(s), {run.steps} steps a chunk ({run.loop} loop), "
+        f"{args.model}, {args.seeds} seed(s), "
+        + (f"data-parallel over {jax.local_device_count()} devices, " if cfg.data_parallel else "")
+        + f"{run.steps} steps a chunk ({run.loop} loop), "
         f"{os.cpu_count()} cores: {wall:.2f} ms a step ({traced:.2f} traced). XLA's {threads} "
         f"worker threads were busy {busy:.2f} ms a step in all: "
         f"{100 * busy / (threads * traced):.0f}% of {threads} x the traced step."

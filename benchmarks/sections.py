@@ -152,7 +152,7 @@ def compare(
         "name": name,
         "batch_size": bs,
         "steps_per_rep": steps,
-        "reps": scale.reps,
+        "reps": scale.model_reps,
         "flops_per_step": jx.flops_per_step,
         "flops_per_example": jx.flops_per_step / bs,
         "xla_cost_analysis_flops_per_chunk": jx.xla_flops,
@@ -180,9 +180,9 @@ def compare(
             out[f"{key}_params"] = run.params
             out[f"{key}_first_step_s"] = run.first_step_seconds
             sides.append(Side(key, run.run))
-    log(f"{name}: timing {', '.join(s.name for s in sides)} x {scale.reps} reps, alternating")
+    log(f"{name}: timing {', '.join(s.name for s in sides)} x {scale.model_reps} reps, alternating")
     t0 = time.perf_counter()
-    times = alternate(sides, scale.reps, scale.warmup)
+    times = alternate(sides, scale.model_reps, scale.warmup)
     out["timing_wall_s"] = time.perf_counter() - t0
     out["peak_gflops"] = mm.flops / median(times["peak"]) / 1e9
     out["peak_n"] = mm.n

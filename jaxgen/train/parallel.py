@@ -2,7 +2,9 @@
 
 The same jitted program runs on one device or many: the state is replicated, each training
 batch is constrained to be sharded along its batch axis, and XLA inserts the gradient
-all-reduce. Numbers match a single device up to float summation order.
+all-reduce. Numbers match a single device up to float summation order. The Trainer traces
+the step under the mesh (`jax.sharding.use_abstract_mesh`), so code that must arrange a
+contraction over the split axis differently can tell (`fused_lstm._weight_grad`).
 
 Several processes (`config.distributed=True`): start one process per host, each with the
 same command, and either the `JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES` and

@@ -139,7 +139,7 @@ def _model_rows(key: str, label: str, target_x: float, target_peak, r: dict) -> 
     ratio = _x(best, e) if has_e else ""
     if has_c:
         ratio += f" ({_x(best, c)})"
-    ratio += how
+    ratio += how if ratio else ""  # without PyTorch there is no ratio to qualify
     jaxgen = f"{j:,.0f}" + (f" ({dp}: {r['jaxgen_dp_examples_per_s']:,.0f})" if has_dp else "")
     rows = [
         [

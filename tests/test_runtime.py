@@ -42,10 +42,12 @@ class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in (
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
         "fordblks", "keepcost")]
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = Info
-m = libc.mallinfo2()
-heap = {"brk_arena_mb": m.arena >> 20, "mmapped_blocks": m.hblks, "mmapped_mb": m.hblkhd >> 20}
+info = getattr(ctypes.CDLL("libc.so.6"), "mallinfo2", None)  # glibc >= 2.33
+heap = None
+if info is not None:
+    info.restype = Info
+    m = info()
+    heap = {"brk_arena_mb": m.arena >> 20, "mmapped_blocks": m.hblks, "mmapped_mb": m.hblkhd >> 20}
 print(json.dumps({"settings": runtime.malloc_settings(), "faults": faults, "digest": digest,
                   "heap": heap}))
 """

@@ -161,16 +161,16 @@ class Trainer:
             return jitted
         mesh = self.mesh.abstract_mesh  # for tracing only; it also works inside a trace
 
-        def under_mesh(*args):
-            with jax.sharding.use_abstract_mesh(mesh):
-                return jitted(*args)
+        def under_mesh(f: Callable) -> Callable:
+            def call(*args):
+                with jax.sharding.use_abstract_mesh(mesh):
+                    return f(*args)
 
-        def lower(*args):
-            with jax.sharding.use_abstract_mesh(mesh):
-                return jitted.lower(*args)
+            return call
 
-        under_mesh.lower = lower
-        return under_mesh
+        wrapped = under_mesh(jitted)
+        wrapped.lower = under_mesh(jitted.lower)  # the bench compiles ahead of time
+        return wrapped
 
     def chunk_fn(self, length: int) -> Callable:
         """(state, keys, data, epoch, start[, should_stop]) -> (state, metrics (S, n)).

@@ -5,8 +5,11 @@ XLA:CPU allocates each call's temporaries as one block: 110 MB for the char-LSTM
 unmaps it on `free`, and a thread's own arena unmaps a heap once it empties, so every call
 page-faults its whole working set in again: 28,000 minor faults per LSTM step, a quarter of
 its time on one core. `configure_malloc` keeps freed memory in one heap for reuse instead
-(`mallopt`: one arena, no `mmap`, no trimming), which removes the faults; the numbers a
-program computes are the same bits (`tests/test_runtime.py`).
+(`mallopt`: one arena, no `mmap`, no trimming), which removes the faults from most calls;
+the numbers a program computes are the same bits (`tests/test_runtime.py`). Some calls still
+fault: XLA frees a call's block from its own thread, at times after the next call has taken
+a new one, and smaller allocations can then split the freed block, so the heap grows by one
+block (in the test's probe, 30 of 144 calls after warm-up; the README's allocator notes).
 
 `import jaxgen` calls it once. Set `JAXGEN_MALLOC=system` before starting Python to keep
 glibc's defaults. It does nothing where the C library is not glibc (macOS, musl).

@@ -29,12 +29,12 @@ def loss(w):
     (c, h), hs = fused_lstm.lstm_scan(px, w, z, z)
     return jnp.sum(hs * hs) + jnp.sum(c)
 g = jax.jit(jax.grad(loss))
-faults = []
-for _ in range(8):
+calls = []
+for _ in range(12):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     out = jax.block_until_ready(g(w))
-    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-faults = min(faults[3:])  # after the heap has grown to the program's working set
+    calls.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+faults = min(calls[3:])  # after the heap has grown to the program's working set
 digest = hashlib.sha256(jax.device_get(out).tobytes()).hexdigest()
 # Where the heap's memory came from, if a probe ever faults anyway (glibc's mallinfo2).
 import ctypes
@@ -49,7 +49,7 @@ if info is not None:
     m = info()
     heap = {"brk_arena_mb": m.arena >> 20, "mmapped_blocks": m.hblks, "mmapped_mb": m.hblkhd >> 20}
 print(json.dumps({"settings": runtime.malloc_settings(), "faults": faults, "digest": digest,
-                  "heap": heap}))
+                  "calls": calls, "heap": heap}))
 """
 
 
@@ -65,10 +65,13 @@ def _probe(malloc: str) -> dict:
 @pytest.mark.skipif(runtime.malloc_settings() == "system", reason="glibc only")
 def test_the_settings_remove_page_faults_and_change_no_bit():
     mine, system = _probe("jaxgen"), _probe("system")
-    # Once, in a fresh clone's full suite on a loaded machine (2026-12-07), a probe under
-    # these settings faulted as much as glibc's defaults on every call, and passed alone
-    # and in every other run: a second process is asked before judging, and the message
-    # carries both processes' heap statistics to find out why.
+    # Under these settings a call still faults now and then (2026-12-07: 30 of 144 calls
+    # after the third, over 16 processes, up to 6 of 9 in one; README): XLA frees a call's
+    # temporary block from its own thread, sometimes after the next call has taken a new one
+    # from the top of the heap, and smaller allocations then split the freed block, so the
+    # heap grows by one block. The claim is that calls stop faulting, so the least faulting
+    # of nine calls is judged; a second process is asked before failing, and the message
+    # carries every call's faults and the heap's statistics.
     first = mine
     if mine["faults"] >= system["faults"] / 20:
         mine = _probe("jaxgen")

@@ -104,9 +104,6 @@ def test_named_keys_differ_and_are_stable():
 def test_batched_and_per_seed_sampling_thread_their_keys():
     """Batch i draws with fold_in(key, i); seed s with fold_in(key, s); both match a direct
     call with that key, whatever the batching."""
-    import doctest
-
-    assert doctest.testmod(sampling).failed == 0
     f = lambda state, key, n: jax.random.normal(key, (n, 3)) * state  # noqa: E731
     key = jax.random.PRNGKey(7)
     got = sampling.sample_in_batches(f, 2.0, key, 5, batch=2)

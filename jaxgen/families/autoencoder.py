@@ -25,7 +25,7 @@ strided convs down, sub-pixel upsampling up, `model.conv_features` channels).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from jaxgen.models import vq
 from jaxgen.models.conv import ConvDecoder, ConvEncoder
 from jaxgen.models.mlp import ACTIVATIONS, MLP, activation
 from jaxgen.sampling import named_key
-from jaxgen.train.family import Batch, Family
+from jaxgen.train.family import Batch, Family, Metrics, State
 from jaxgen.train.optim import make_optimizer
 
 KINDS = ("undercomplete", "sparse", "contractive", "denoising", "vq")
@@ -86,7 +86,7 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def model_config(**overrides) -> ml_collections.ConfigDict:
+def model_config(**overrides: Any) -> ml_collections.ConfigDict:
     """The `model` group; `kind=` also applies that kind's defaults (before `overrides`)."""
     cfg = ml_collections.ConfigDict(dict(_DEFAULTS))
     kind = overrides.get("kind", "undercomplete")
@@ -97,7 +97,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
     return cfg
 
 
-def config(dataset: str = "mnist", **model) -> ConfigDict:
+def config(dataset: str = "mnist", **model: Any) -> ConfigDict:
     """A full run config for an autoencoder on `dataset`."""
     cfg = base_config("autoencoder", dataset)
     cfg.model = model_config(**model)
@@ -120,7 +120,7 @@ class Autoencoder(nn.Module):
     conv_features: Sequence[int] = (32, 64)
     code_act: str = "linear"
 
-    def setup(self):
+    def setup(self) -> None:
         if self.arch == "conv":
             self.encoder = ConvEncoder(
                 features=tuple(self.conv_features), out_dim=self.code_size, act=self.act
@@ -286,11 +286,16 @@ class AutoencoderFamily(Family):
         return zq.reshape(z.shape), idx.reshape(z.shape[0], -1)
 
     def loss(
-        self, params, apply_fn, batch: Batch, key: jax.Array, book: vq.Codebook | None = None
-    ) -> tuple[jax.Array, dict]:
+        self,
+        params: Any,
+        apply_fn: Callable[..., Any],
+        batch: Batch,
+        key: jax.Array,
+        book: vq.Codebook | None = None,
+    ) -> tuple[jax.Array, dict[str, Any]]:
         x = batch["x"]
 
-        def encode(v):
+        def encode(v: jax.Array) -> jax.Array:
             return apply_fn({"params": params}, v, method="encode")
 
         x_in = self._corrupt(named_key(key, "corrupt"), x) if self.kind == "denoising" else x
@@ -322,7 +327,7 @@ class AutoencoderFamily(Family):
             total = total + self.cw * aux["jacobian_fro2"]
         return total, aux
 
-    def train_step(self, state, batch, key):
+    def train_step(self, state: State, batch: Batch, key: jax.Array) -> tuple[State, Metrics]:
         book = state.codebook if self.kind == "vq" else None
         (loss, aux), grads = jax.value_and_grad(self.loss, has_aux=True)(
             state.params, state.apply_fn, batch, key, book
@@ -337,7 +342,7 @@ class AutoencoderFamily(Family):
             state = state.replace(codebook=book)
         return state, {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
 
-    def eval_step(self, state, batch, key):
+    def eval_step(self, state: State, batch: Batch, key: jax.Array) -> Metrics:
         x = batch["x"]
         out = state.apply_fn({"params": state.params}, self.encode(state, x), method="decode")
         x_hat = losses.decoder_mean(self.config.model.loss, out)
@@ -353,7 +358,7 @@ class AutoencoderFamily(Family):
             result["denoised_psnr"] = metrics.psnr(x, self.reconstruct(state, noisy))
         return result
 
-    def report(self, state, splits, workdir: Path, key: jax.Array) -> dict[str, Any]:
+    def report(self, state: State, splits: Any, workdir: Path, key: jax.Array) -> dict[str, Any]:
         """Code sparsity and the encoder's Jacobian norm on (up to) 1000 test examples."""
         data = splits.test if splits.test is not None else splits.train
         x = jnp.asarray(data["x"][:1000])
@@ -374,38 +379,38 @@ class AutoencoderFamily(Family):
         return self.config.model.code_size // self.vq_dim * math.log2(self.num_codes)
 
     # -- the public API load_run binds ---------------------------------------------------
-    def encode(self, state, x: jax.Array) -> jax.Array:
+    def encode(self, state: State, x: jax.Array) -> jax.Array:
         """The code of x (B, code_size): for `vq`, the quantized one the decoder reads."""
         z = state.apply_fn({"params": state.params}, x, method="encode")
         return self.quantize(z, state.codebook)[0] if self.kind == "vq" else z
 
-    def code_indices(self, state, x: jax.Array) -> jax.Array:
+    def code_indices(self, state: State, x: jax.Array) -> jax.Array:
         """vq: the codebook index of each of x's L code vectors, (B, L) integers."""
         z = state.apply_fn({"params": state.params}, x, method="encode")
         return self.quantize(z, state.codebook)[1]
 
-    def decode_indices(self, state, idx: jax.Array) -> jax.Array:
+    def decode_indices(self, state: State, idx: jax.Array) -> jax.Array:
         """vq: images from codebook indices (B, L)."""
         z = state.codebook["embed"][idx].reshape(idx.shape[0], -1)
         return self.decode(state, z)
 
-    def decode(self, state, z: jax.Array) -> jax.Array:
+    def decode(self, state: State, z: jax.Array) -> jax.Array:
         out = state.apply_fn({"params": state.params}, z, method="decode")
         return losses.decoder_mean(self.config.model.loss, out)
 
-    def reconstruct(self, state, x: jax.Array) -> jax.Array:
+    def reconstruct(self, state: State, x: jax.Array) -> jax.Array:
         return self.decode(state, self.encode(state, x))
 
-    def corrupt(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+    def corrupt(self, state: State, x: jax.Array, key: jax.Array) -> jax.Array:
         """The configured noise model applied to `x` (what the denoising AE trains on)."""
         del state
         return self._corrupt(key, x)
 
-    def jacobian_norm(self, state, x: jax.Array) -> jax.Array:
+    def jacobian_norm(self, state: State, x: jax.Array) -> jax.Array:
         """||d code / d x||_F^2 per example, exact (reverse mode, vmapped)."""
         return regularizers.jacobian_frobenius_sq(lambda v: self.encode(state, v), x)
 
-    def code_stats(self, state, x: jax.Array) -> dict[str, jax.Array]:
+    def code_stats(self, state: State, x: jax.Array) -> dict[str, jax.Array]:
         """Measured sparsity of the codes of `x` (see `regularizers.code_stats`)."""
         z = self.encode(state, x)
         stats = regularizers.code_stats(z)
@@ -417,13 +422,13 @@ def make_family(config: ConfigDict) -> AutoencoderFamily:
     return AutoencoderFamily(config)
 
 
-def codes(family: AutoencoderFamily, state, x: np.ndarray, batch: int = 2000) -> np.ndarray:
+def codes(family: AutoencoderFamily, state: State, x: np.ndarray, batch: int = 2000) -> np.ndarray:
     """Codes of a large array, in batches (host side, for probes and plots)."""
     return metrics.in_batches(partial(jax.jit(family.encode), state), x, batch_size=batch)
 
 
 def reconstructions(
-    family: AutoencoderFamily, state, x: np.ndarray, batch: int = 2000
+    family: AutoencoderFamily, state: State, x: np.ndarray, batch: int = 2000
 ) -> np.ndarray:
     """Reconstructions of a large array, in batches (host side)."""
     return metrics.in_batches(partial(jax.jit(family.reconstruct), state), x, batch_size=batch)

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -89,8 +89,12 @@ from jaxgen.errors import ConfigError
 from jaxgen.models.conditioning import balanced_labels, batch_labels, with_label
 from jaxgen.models.gan import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
 from jaxgen.sampling import gan_noise, named_key
-from jaxgen.train.family import Batch, Family
+from jaxgen.train.family import Batch, Family, Metrics, State
 from jaxgen.train.optim import make_optimizer, optimizer_config
+
+if TYPE_CHECKING:
+    from jaxgen.data.splits import Splits
+    from jaxgen.train.loop import RunResult
 
 LOSSES = ("non_saturating", "minimax", "linear", "wasserstein")
 PENALTIES = ("none", "r1", "r2", "gp")
@@ -99,7 +103,7 @@ ARCHS = ("mlp", "conv")
 OUT_ACTS = ("linear", "sigmoid", "tanh")
 
 
-def model_config(**overrides) -> ml_collections.ConfigDict:
+def model_config(**overrides: Any) -> ml_collections.ConfigDict:
     cfg = ml_collections.ConfigDict(
         {
             "family": "gan",
@@ -129,7 +133,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
     return cfg
 
 
-def config(dataset: str = "gmm1d", **model) -> ConfigDict:
+def config(dataset: str = "gmm1d", **model: Any) -> ConfigDict:
     """A full GAN run config on `dataset`: Adam(2e-4, b1=0.5) for both players (DCGAN)."""
     cfg = base_config("gan", dataset)
     cfg.model = model_config(**model)
@@ -273,7 +277,9 @@ class GANFamily(Family):
         self.d_opt_cfg = config.get("d_optimizer", None) or config.optimizer
 
     # -- networks ------------------------------------------------------------------------
-    def modules(self, shape) -> tuple[Any, Any]:
+    def modules(
+        self, shape: tuple[int, ...]
+    ) -> tuple[ConvGenerator | MLPGenerator, ConvDiscriminator | MLPDiscriminator]:
         m = self.config.model
         if m.arch == "conv":
             if len(shape) != 3:
@@ -295,9 +301,7 @@ class GANFamily(Family):
         """z ~ p_z of shape (num, latent_dim), from the shared sampler."""
         return gan_noise(key, (num, self.config.model.latent_dim), self.config.model.noise)
 
-    def init(
-        self, key: jax.Array, batch: Batch, total_steps: int | None = None
-    ) -> dict[str, train_state.TrainState]:
+    def init(self, key: jax.Array, batch: Batch, total_steps: int | None = None) -> dict[str, Any]:
         g, d = self.modules(batch["x"].shape[1:])
         y = self.labels(batch)
         y = None if y is None else jnp.repeat(y[:1], self.pack)
@@ -330,16 +334,25 @@ class GANFamily(Family):
             )
         return with_label(v, y, self.num_classes)
 
-    def _gen(self, ts: train_state.TrainState, params, z: jax.Array, y=None) -> jax.Array:
+    def _gen(
+        self, ts: train_state.TrainState, params: Any, z: jax.Array, y: jax.Array | None = None
+    ) -> jax.Array:
         return self.x_scale * ts.apply_fn({"params": params}, self._join(z, y))
 
-    def _disc(self, ts, params, x: jax.Array, y=None, cyclic: bool = False) -> jax.Array:
+    def _disc(
+        self,
+        ts: train_state.TrainState,
+        params: Any,
+        x: jax.Array,
+        y: jax.Array | None = None,
+        cyclic: bool = False,
+    ) -> jax.Array:
         """D's logits: one per pack of `model.pack` examples (per example if `cyclic`)."""
         packs = make_packs(self._join(x / self.x_scale, y), self.pack, cyclic=cyclic)
         return ts.apply_fn({"params": params}, packs)
 
     # -- training ------------------------------------------------------------------------
-    def train_step(self, state, batch, key):
+    def train_step(self, state: State, batch: Batch, key: jax.Array) -> tuple[State, Metrics]:
         kind, penalty = self.config.model.loss, self.config.model.penalty
         weight, pack = self.config.model.penalty_weight, self.pack
         g_state, d_state = state["g"], state["d"]
@@ -353,11 +366,18 @@ class GANFamily(Family):
 
         every = self.config.model.get("penalty_every", 1)
 
-        def d_objective(d_params, real, fake, y_real, k, step):
-            def critic(v):
+        def d_objective(
+            d_params: Any,
+            real: jax.Array,
+            fake: jax.Array,
+            y_real: jax.Array | None,
+            k: jax.Array,
+            step: int | jax.Array,
+        ) -> tuple[jax.Array, dict[str, jax.Array]]:
+            def critic(v: jax.Array) -> jax.Array:
                 return self._disc(d_state, d_params, v, y_real)
 
-            def pen_fn():
+            def pen_fn() -> jax.Array:
                 return every * gradient_penalty(critic, real, fake, penalty, k, group=pack)
 
             r, f = critic(real), critic(fake)
@@ -373,7 +393,9 @@ class GANFamily(Family):
             }
             return discriminator_loss(r, f, kind) + weight * pen, aux
 
-        def d_update(d_st, real, y_real, k):
+        def d_update(
+            d_st: train_state.TrainState, real: jax.Array, y_real: jax.Array | None, k: jax.Array
+        ) -> tuple[train_state.TrainState, tuple[jax.Array, dict[str, jax.Array], jax.Array]]:
             fake = self._gen(g_state, g_params, self.noise(k, m), y_real)
             (loss, aux), grads = jax.value_and_grad(d_objective, has_aux=True)(
                 d_st.params, real, fake, y_real, named_key(k, "penalty"), d_st.step
@@ -390,7 +412,7 @@ class GANFamily(Family):
 
         z, y_g = self.noise(named_key(key, "g_noise"), m), ys[-1]
 
-        def g_objective(params):
+        def g_objective(params: Any) -> jax.Array:
             fake = self._gen(g_state, params, z, y_g)
             return generator_loss(self._disc(d_state, d_state.params, fake, y_g), kind)
 
@@ -413,7 +435,7 @@ class GANFamily(Family):
             )
         return new, metrics
 
-    def eval_step(self, state, batch, key):
+    def eval_step(self, state: State, batch: Batch, key: jax.Array) -> Metrics:
         """Per example i: the discriminator on real x_i and on one fresh fake G(z_i)."""
         x, y = batch["x"], self.labels(batch)
         r = self.discriminate_logits(state, x, y)
@@ -428,34 +450,38 @@ class GANFamily(Family):
 
     # -- the public API ------------------------------------------------------------------
     # `y` (labels, (N,) integers) is for a conditional GAN (`model.num_classes` > 0) only.
-    def generate(self, state, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
+    def generate(self, state: State, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
         """G(z(, y)) for noise z of shape (N, latent_dim) (G's moving average with `g_ema`)."""
         return self._gen(state["g"], state.get("g_ema", state["g"].params), z, y)
 
-    def discriminate_logits(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+    def discriminate_logits(
+        self, state: State, x: jax.Array, y: jax.Array | None = None
+    ) -> jax.Array:
         return self._disc(state["d"], state["d"].params, x, y, cyclic=True)
 
-    def discriminate(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+    def discriminate(self, state: State, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
         """D(x(, y)): the discriminator's probability that x is real, shape (N,).
 
         With `model.pack` = p > 1, entry i scores the pack x_i, ..., x_{i+p-1} (cyclically).
         """
         return jax.nn.sigmoid(self.discriminate_logits(state, x, y))
 
-    def sample(self, state, key: jax.Array, num: int, labels: jax.Array | None = None):
+    def sample(
+        self, state: State, key: jax.Array, num: int, labels: jax.Array | None = None
+    ) -> jax.Array:
         """`num` samples G(z); a conditional GAN makes them of `labels` (default: every
         class in turn, 0, 1, ..., K-1, 0, ...)."""
         if self.num_classes and labels is None:
             labels = balanced_labels(num, self.num_classes)
         return self.generate(state, self.noise(key, num), labels)
 
-    def params_for_eval(self, state) -> dict[str, Any]:
+    def params_for_eval(self, state: State) -> dict[str, Any]:
         out = {"g": state["g"].params, "d": state["d"].params}
         if "g_ema" in state:
             out["g_ema"] = state["g_ema"]
         return out
 
-    def report(self, state, splits, workdir: Path, key: jax.Array) -> dict[str, Any]:
+    def report(self, state: State, splits: Splits, workdir: Path, key: jax.Array) -> dict[str, Any]:
         """Samples figure, plus mode coverage (2-D mixtures) or W1 to the test split (1-D)."""
         from jaxgen import plotting
 
@@ -490,7 +516,7 @@ class GANFamily(Family):
         return out
 
 
-def snapshot_states(result) -> dict[int, Any]:
+def snapshot_states(result: RunResult) -> dict[int, Any]:
     """Every checkpoint a finished run kept, as {step: state (leading seed axis)}, plus step 0.
 
     Experiments that show training over time run the shared loop once with

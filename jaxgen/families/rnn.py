@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flax.linen as nn
 import jax
@@ -32,15 +33,18 @@ from jaxgen.evaluation import sequence as seq_eval
 from jaxgen.evaluation import streams as streams_eval
 from jaxgen.models import rnn
 from jaxgen.sampling import named_key
-from jaxgen.train.family import Family
+from jaxgen.train.family import Array, Batch, Family, Metrics, State
 from jaxgen.train.optim import make_optimizer
+
+if TYPE_CHECKING:
+    from jaxgen.data.splits import Splits
 
 TASKS = ("adding", "classify", "copy", "lm")
 FORGET_INITS = ("constant", "chrono")
 SOLVED_TOL = 0.04  # Hochreiter & Schmidhuber's criterion for a processed sequence
 
 
-def model_config(**overrides) -> ml_collections.ConfigDict:
+def model_config(**overrides: Any) -> ml_collections.ConfigDict:
     cfg = ml_collections.ConfigDict(
         {
             "family": "rnn",
@@ -84,7 +88,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
 _DATASETS = {"adding": "adding", "classify": "mnist", "copy": "copy_memory", "lm": "stdlib_chars"}
 
 
-def config(task: str = "adding", **model) -> ConfigDict:
+def config(task: str = "adding", **model: Any) -> ConfigDict:
     """A full run config for `task`, with the dataset keys the sequence loaders read."""
     cfg = base_config("rnn", _DATASETS[task])
     cfg.model = model_config(task=task, **model)
@@ -103,13 +107,13 @@ class _Stack:
     """Bound cells stacked for one step at a time, with the `input_projection` / `step`
     interface of `rnn.Cell`, so `rnn.sample_tokens` runs a deep model unchanged."""
 
-    def __init__(self, cells):
+    def __init__(self, cells: list[rnn.Cell]):
         self.cells = cells
 
-    def input_projection(self, x_seq):
+    def input_projection(self, x_seq: Array) -> Array:
         return self.cells[0].input_projection(x_seq)
 
-    def step(self, carry, px):
+    def step(self, carry: tuple[rnn.Carry, ...], px: Array) -> tuple[tuple[rnn.Carry, ...], Array]:
         carry0, h = self.cells[0].step(carry[0], px)
         out = [carry0]
         for cell, c in zip(self.cells[1:], carry[1:], strict=True):
@@ -139,7 +143,7 @@ class SequenceModel(nn.Module):
     num_layers: int = 1
     dropout: float = 0.0
 
-    def setup(self):
+    def setup(self) -> None:
         kw = {"forget_bias": self.forget_bias, "chrono_tmax": self.chrono_tmax}
         self.rnn = rnn.make_cell(
             self.cell, self.hidden_size, x_dim=self.x_dim, num_embeddings=self.num_embeddings, **kw
@@ -151,10 +155,17 @@ class SequenceModel(nn.Module):
         self.drop = nn.Dropout(self.dropout)
         self.readout = nn.Dense(self.out_dim)
 
-    def _cells(self):
+    def _cells(self) -> list[rnn.Cell]:
         return [self.rnn, *self.upper]
 
-    def __call__(self, x, lengths=None, carry=None, h_offsets=None, train=False):
+    def __call__(
+        self,
+        x: Array,
+        lengths: Array | None = None,
+        carry: tuple[rnn.Carry, ...] | None = None,
+        h_offsets: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, tuple[rnn.Carry, ...]]:
         """Returns (outputs, final carry); outputs (B, out) or time-major (T, B, out).
 
         `h_offsets` (T, B, H) is added to the top layer's hidden states (see `rnn.scan`).
@@ -165,12 +176,16 @@ class SequenceModel(nn.Module):
             return self.readout(rnn.last_valid(hs, lengths)), finals
         return self.readout(hs), finals
 
-    def hiddens_and_logits(self, x, carry=None):
+    def hiddens_and_logits(
+        self, x: Array, carry: tuple[rnn.Carry, ...] | None = None
+    ) -> tuple[Array, Array, tuple[rnn.Carry, ...]]:
         """(top hidden states (T, B, H), outputs (T, B, out), final carry), in evaluation."""
         hs, finals = self._top_hiddens(x, carry, None, False)
         return hs, self.readout(hs), finals
 
-    def _top_hiddens(self, x, carry, h_offsets, train):
+    def _top_hiddens(
+        self, x: Array, carry: tuple[rnn.Carry, ...] | None, h_offsets: Array | None, train: bool
+    ) -> tuple[Array, tuple[rnn.Carry, ...]]:
         if not self.num_embeddings:
             x = x.reshape(x.shape[0], x.shape[1], -1)
         if carry is None:
@@ -184,10 +199,10 @@ class SequenceModel(nn.Module):
             finals.append(c)
         return hs, tuple(finals)
 
-    def initial_carry(self, batch_size: int):
+    def initial_carry(self, batch_size: int) -> tuple[rnn.Carry, ...]:
         return tuple(c.initial_carry(batch_size) for c in self._cells())
 
-    def generate(self, key, prime, length: int, temperature):
+    def generate(self, key: Array, prime: Array, length: int, temperature: float | Array) -> Array:
         """Feeds `prime` (B, P) then samples `length` tokens: (B, length)."""
         _, carry = self(prime[:, :-1])
         return rnn.sample_tokens(
@@ -266,7 +281,7 @@ class RNNFamily(Family):
             return COPY_VOCAB
         return int(self.config.model.get("vocab_size", 0)) or len(VOCAB)
 
-    def init(self, key, batch, total_steps=None):
+    def init(self, key: Array, batch: Batch, total_steps: int | None = None) -> CarryState:
         model = self.module(math.prod(batch["x"].shape[2:]))
         params = model.init(key, batch["x"][:1], self._lengths(batch, 1))["params"]
         tx = make_optimizer(self.config.optimizer, total_steps)
@@ -279,18 +294,23 @@ class RNNFamily(Family):
         return CarryState.create(apply_fn=model.apply, params=params, tx=tx, carry=carry)
 
     @staticmethod
-    def _lengths(batch, n=None):
+    def _lengths(batch: Batch, n: int | None = None) -> Array | None:
         lengths = batch.get("length")
         return None if lengths is None else lengths[:n]
 
-    def net(self, params) -> SequenceModel:
+    def net(self, params: Any) -> SequenceModel:
         """The network of `params`: its input width is their first cell's W_x rows, so no
         example batch (and no state kept on the family) is needed after `init`."""
         return self.module(int(params["rnn"]["w_x"].shape[0]))
 
     # -- losses --------------------------------------------------------------------------
     def per_example(
-        self, params, batch, h_offsets=None, carry=None, dropout_key=None
+        self,
+        params: Any,
+        batch: Batch,
+        h_offsets: Array | None = None,
+        carry: tuple[rnn.Carry, ...] | None = None,
+        dropout_key: Array | None = None,
     ) -> tuple[dict[str, jax.Array], Any]:
         """Per-example loss and metrics of the task, each of shape (B,), and the final carry.
 
@@ -308,7 +328,7 @@ class RNNFamily(Family):
         )
         return self._metrics(out, batch), carry
 
-    def _metrics(self, out, batch) -> dict[str, jax.Array]:
+    def _metrics(self, out: Array, batch: Batch) -> dict[str, jax.Array]:
         task = self.config.model.task
         if task == "adding":
             err = out[:, 0] - batch["target"]
@@ -333,13 +353,13 @@ class RNNFamily(Family):
             metrics["all_recalled"] = jnp.all(hit, 0).astype(jnp.float32)
         return metrics
 
-    def train_step(self, state, batch, key):
+    def train_step(self, state: State, batch: Batch, key: Array) -> tuple[State, Metrics]:
         # Truncated BPTT: a stateful run starts from the carry the last batch left (no
         # gradient flows back into it); the key only draws dropout masks.
         carry = jax.lax.stop_gradient(state.carry) if self.stateful else None
         dropout_key = named_key(key, "dropout") if self.config.model.dropout else None
 
-        def loss_fn(params):
+        def loss_fn(params: Any) -> tuple[Array, tuple[dict[str, Array], Any]]:
             m, carry_out = self.per_example(params, batch, carry=carry, dropout_key=dropout_key)
             return m["loss"].mean(), (m, carry_out)
 
@@ -350,15 +370,15 @@ class RNNFamily(Family):
         metrics = {k: v.mean() for k, v in m.items()}
         return state, {**metrics, "loss": loss, "grad_norm": optax.tree.norm(grads)}
 
-    def eval_step(self, state, batch, key):
+    def eval_step(self, state: State, batch: Batch, key: Array) -> Metrics:
         return self.per_example(state.params, batch)[0]
 
     # -- the public API ------------------------------------------------------------------
-    def predict(self, state, x, lengths=None):
+    def predict(self, state: State, x: Array, lengths: Array | None = None) -> Array:
         out, _ = self.net(state.params).apply({"params": state.params}, x, lengths)
         return out
 
-    def hidden_grad_norms(self, state, batch) -> jax.Array:
+    def hidden_grad_norms(self, state: State, batch: Batch) -> jax.Array:
         """||dL/dh_t|| for every t, averaged over the batch: (T,). L = mean batch loss.
 
         The gradient with respect to a zero offset added to h_t is the total derivative of
@@ -369,7 +389,9 @@ class RNNFamily(Family):
         g = jax.grad(lambda d: self.per_example(state.params, batch, d)[0]["loss"].mean())(offsets)
         return jnp.linalg.norm(g, axis=-1).mean(1)
 
-    def generate(self, state, key, prime, length: int, temperature=1.0):
+    def generate(
+        self, state: State, key: Array, prime: Array, length: int, temperature: float | Array = 1.0
+    ) -> Array:
         """One-to-many: continue int prime (B, P) by `length` sampled characters."""
         return self.net(state.params).apply(
             {"params": state.params},
@@ -380,14 +402,16 @@ class RNNFamily(Family):
             method="generate",
         )
 
-    def sample(self, state, key, num):
+    def sample(self, state: State, key: Array, num: int) -> Array:
         from jaxgen.data import text
 
         m = self.config.model
         prime = jnp.tile(jnp.asarray(text.encode(m.prime))[None], (num, 1))
         return self.generate(state, key, prime, m.sample_length, m.temperature)
 
-    def sample_texts(self, state, key, temperatures, num: int) -> dict[str, list[str]]:
+    def sample_texts(
+        self, state: State, key: Array, temperatures: Iterable[float], num: int
+    ) -> dict[str, list[str]]:
         """`num` continuations of `model.prime` at each temperature (the prime left off),
         every temperature from the same key: {str(temperature): texts}."""
         from jaxgen.data import text
@@ -404,7 +428,7 @@ class RNNFamily(Family):
         }
 
     # -- end-of-run report ---------------------------------------------------------------
-    def report(self, state, splits, workdir: Path, key):
+    def report(self, state: State, splits: Splits, workdir: Path, key: Array) -> dict[str, Any]:
         task = self.config.model.task
         if task == "adding":
             # The loop's test mean of `wrong` times the count is the paper's error count
@@ -417,14 +441,28 @@ class RNNFamily(Family):
         return {}
 
     def stream_bpc(
-        self, state, ids: np.ndarray, streams: int = 64, chunk: int = 0, adapt_lr: float = 0.0
+        self,
+        state: State,
+        ids: np.ndarray,
+        streams: int = 64,
+        chunk: int = 0,
+        adapt_lr: float = 0.0,
     ) -> float:
         """Bits per character over a whole text, read as `streams` contiguous pieces with
         the state carried, as a compressor reads it; `adapt_lr` > 0 is dynamic evaluation
         (`jaxgen.evaluation.streams.bpc`)."""
         return streams_eval.bpc(self.net(state.params), state.params, ids, streams, chunk, adapt_lr)
 
-    def stream_bpc_cache(self, state, ids: np.ndarray, size: int, thetas, lambdas, *args, **kw):
+    def stream_bpc_cache(
+        self,
+        state: State,
+        ids: np.ndarray,
+        size: int,
+        thetas: Sequence[float],
+        lambdas: Sequence[float],
+        *args: Any,
+        **kw: Any,
+    ) -> np.ndarray:
         """`stream_bpc` with a continuous cache of each stream's last `size` positions, for
         every (theta, lambda): (A, L); `streams`, `chunk` and `adapt_lr` as in
         `jaxgen.evaluation.streams.bpc_with_cache`."""
@@ -433,7 +471,7 @@ class RNNFamily(Family):
             model, state.params, ids, size, thetas, lambdas, *args, **kw
         )
 
-    def _lm_report(self, state, splits, workdir, key):
+    def _lm_report(self, state: State, splits: Splits, workdir: Path, key: Array) -> dict[str, Any]:
         from jaxgen.data import text
 
         m, info = self.config.model, splits.info

@@ -8,6 +8,9 @@ EOS matches (exact match).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -20,11 +23,14 @@ from jaxgen.config import ConfigDict, base_config
 from jaxgen.data import sequences as seq_data
 from jaxgen.errors import ConfigError
 from jaxgen.models import rnn
-from jaxgen.train.family import Family
+from jaxgen.train.family import Array, Batch, Family, Metrics, State
 from jaxgen.train.optim import make_optimizer
 
+if TYPE_CHECKING:
+    from jaxgen.data.splits import Splits
 
-def model_config(**overrides) -> ml_collections.ConfigDict:
+
+def model_config(**overrides: Any) -> ml_collections.ConfigDict:
     cfg = ml_collections.ConfigDict(
         {"family": "seq2seq", "cell": "lstm", "hidden_size": 128, "forget_bias": 1.0}
     )
@@ -32,7 +38,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
     return cfg
 
 
-def config(task: str = "add", **model) -> ConfigDict:
+def config(task: str = "add", **model: Any) -> ConfigDict:
     cfg = base_config("seq2seq", "seq2seq_digits")
     cfg.model = model_config(**model)
     cfg.dataset.task = task  # add | reverse
@@ -48,19 +54,19 @@ class Seq2Seq(nn.Module):
     vocab: int
     forget_bias: float = 1.0
 
-    def setup(self):
+    def setup(self) -> None:
         kw = {"num_embeddings": self.vocab, "forget_bias": self.forget_bias}
         self.encoder = rnn.make_cell(self.cell, self.hidden_size, **kw)
         self.decoder = rnn.make_cell(self.cell, self.hidden_size, **kw)
         self.readout = nn.Dense(self.vocab)
 
-    def __call__(self, src, tgt_in):
+    def __call__(self, src: Array, tgt_in: Array) -> Array:
         """Teacher-forced logits, time-major (T_out, B, V)."""
         carry, _ = rnn.scan(self.encoder, src)
         _, hs = rnn.scan(self.decoder, tgt_in, carry)
         return self.readout(hs)
 
-    def greedy(self, src, length: int):
+    def greedy(self, src: Array, length: int) -> Array:
         """Greedy decoding from GO: (B, length) tokens."""
         carry, _ = rnn.scan(self.encoder, src)
         go = jnp.full((src.shape[0],), seq_data.S2S_GO, jnp.int32)
@@ -68,12 +74,12 @@ class Seq2Seq(nn.Module):
         return rnn.sample_tokens(self.decoder, self.readout, key, go, carry, length, 0.0)
 
 
-def _teacher_inputs(y):
+def _teacher_inputs(y: Array) -> Array:
     go = jnp.full((y.shape[0], 1), seq_data.S2S_GO, y.dtype)
     return jnp.concatenate([go, y[:, :-1]], axis=1)
 
 
-def exact_match(pred, y):
+def exact_match(pred: Array, y: Array) -> Array:
     """1 where every token up to and including the target's first EOS matches: (B,)."""
     is_eos = y == seq_data.S2S_EOS
     upto = jnp.cumsum(is_eos, axis=1) - is_eos <= 0  # positions before or at the first EOS
@@ -91,21 +97,23 @@ class Seq2SeqFamily(Family):
         m = config.model
         self.model = Seq2Seq(m.cell, m.hidden_size, seq_data.S2S_VOCAB, m.forget_bias)
 
-    def init(self, key, batch, total_steps=None):
+    def init(
+        self, key: Array, batch: Batch, total_steps: int | None = None
+    ) -> train_state.TrainState:
         params = self.model.init(key, batch["x"][:1], _teacher_inputs(batch["y"][:1]))["params"]
         tx = make_optimizer(self.config.optimizer, total_steps)
         return train_state.TrainState.create(apply_fn=self.model.apply, params=params, tx=tx)
 
-    def _loss(self, params, batch):
+    def _loss(self, params: Any, batch: Batch) -> tuple[Array, Array]:
         logits = self.model.apply({"params": params}, batch["x"], _teacher_inputs(batch["y"]))
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"].T)
         token_acc = (jnp.argmax(logits, -1) == batch["y"].T).mean(0)
         return ce.mean(0), token_acc
 
-    def train_step(self, state, batch, key):
+    def train_step(self, state: State, batch: Batch, key: Array) -> tuple[State, Metrics]:
         del key
 
-        def loss_fn(p):
+        def loss_fn(p: Any) -> tuple[Array, Array]:
             ce, acc = self._loss(p, batch)
             return ce.mean(), acc.mean()
 
@@ -113,7 +121,7 @@ class Seq2SeqFamily(Family):
         state = state.apply_gradients(grads=grads)
         return state, {"loss": loss, "token_accuracy": acc, "grad_norm": optax.tree.norm(grads)}
 
-    def eval_step(self, state, batch, key):
+    def eval_step(self, state: State, batch: Batch, key: Array) -> Metrics:
         ce, acc = self._loss(state.params, batch)
         pred = self.translate(state, batch["x"], batch["y"].shape[1])
         return {
@@ -122,10 +130,10 @@ class Seq2SeqFamily(Family):
             "exact_match": exact_match(pred, batch["y"]),
         }
 
-    def translate(self, state, src, length: int):
+    def translate(self, state: State, src: Array, length: int) -> Array:
         return self.model.apply({"params": state.params}, src, length, method="greedy")
 
-    def report(self, state, splits, workdir, key):
+    def report(self, state: State, splits: Splits, workdir: Path, key: Array) -> dict[str, Any]:
         x, y = splits.test["x"][:10], splits.test["y"]
         pred = np.asarray(jax.jit(self.translate, static_argnums=2)(state, x, y.shape[1]))
         rows = [

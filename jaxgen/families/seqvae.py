@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +45,13 @@ from jaxgen.evaluation import likelihood
 from jaxgen.families import vae
 from jaxgen.models.seqvae import SeqVAE, lengths_of
 from jaxgen.sampling import lerp, named_key, prior_sample, reparameterize, slerp
-from jaxgen.train.family import Batch, Family
+from jaxgen.train.family import Batch, Family, Metrics, State
 from jaxgen.train.optim import make_optimizer
 
 DECODERS = ("flat", "hierarchical")
 
 
-def model_config(**overrides) -> ml_collections.ConfigDict:
+def model_config(**overrides: Any) -> ml_collections.ConfigDict:
     cfg = vae.model_config(family="seqvae", latent_dim=32, report_nll_k=100)
     drop = ("arch", "hidden_sizes", "activation", "conv_features", "likelihood", "C", "objective")
     for key in drop:  # the image VAE's network and likelihood: the LSTMs replace them
@@ -81,7 +82,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
 LENGTHS = {"identifiers": (20, 3), "lines": (64, 32), "blocks": (256, 128)}  # seq_len, min_len
 
 
-def config(kind: str = "identifiers", **model) -> ConfigDict:
+def config(kind: str = "identifiers", **model: Any) -> ConfigDict:
     """A full run config on the standard library's identifiers (20 tokens with EOS), source
     lines (64) or blocks of lines (256, MusicVAE's 16 bars of 16 steps)."""
     if kind not in LENGTHS:
@@ -176,18 +177,32 @@ class SeqVAEFamily(Family):
         tx = make_optimizer(self.config.optimizer, total_steps)
         return train_state.TrainState.create(apply_fn=self.model.apply, params=params, tx=tx)
 
-    def _encode(self, params, apply_fn, x):
+    def _encode(
+        self, params: Any, apply_fn: Callable[..., Any], x: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
         return apply_fn({"params": params}, x, method="encode")
 
-    def _logits(self, params, z, x, drop=None):
+    def _logits(
+        self, params: Any, z: jax.Array, x: jax.Array, drop: jax.Array | None = None
+    ) -> jax.Array:
         return self.model.apply({"params": params}, z, x, drop, method="logits")
 
-    def _generate(self, params, z, key, temperature):
+    def _generate(
+        self, params: Any, z: jax.Array, key: jax.Array, temperature: float | jax.Array
+    ) -> jax.Array:
         t = jnp.asarray(temperature, jnp.float32)
         return self.model.apply({"params": params}, z, key, t, method="generate")
 
     # -- likelihood ------------------------------------------------------------------------
-    def log_weights(self, params, apply_fn, x, key, n: int, beta=1.0) -> jax.Array:
+    def log_weights(
+        self,
+        params: Any,
+        apply_fn: Callable[..., Any],
+        x: jax.Array,
+        key: jax.Array,
+        n: int,
+        beta: float | jax.Array = 1.0,
+    ) -> jax.Array:
         """(B, n) log p(x|z_i) + beta * (log p(z_i) - log q(z_i|x)), z_i ~ q(z|x)."""
         mean, log_var = self._encode(params, apply_fn, x)
         eps = jax.random.normal(key, (n, *mean.shape), mean.dtype)
@@ -203,20 +218,27 @@ class SeqVAEFamily(Family):
         m = self.config.model
         return jnp.maximum(kl - m.free_bits * m.latent_dim, 0.0)
 
-    def log_weights_fn(self, state):
+    def log_weights_fn(self, state: State) -> likelihood.LogWeightsFn:
         """(x, key, n) -> (B, n) log importance weights, for `evaluation.likelihood`."""
         return lambda x, key, n: self.log_weights(state.params, state.apply_fn, x, key, n)
 
-    def active_units(self, state, x: np.ndarray, batch_size: int = 1000) -> dict[str, Any]:
+    def active_units(self, state: State, x: np.ndarray, batch_size: int = 1000) -> dict[str, Any]:
         """Burda et al.'s active units of the posterior means (`vae.active_units`)."""
         enc = jax.jit(self.encode)
         encode = lambda xb, _: enc(state, xb)  # noqa: E731
         return vae.active_units(encode, x, self.config.model.active_threshold, batch_size)
 
-    def train_step(self, state, batch, key):
+    def train_step(self, state: State, batch: Batch, key: jax.Array) -> tuple[State, Metrics]:
         return vae.beta_train_step(self.loss, self.config.model, state, batch, key)
 
-    def loss(self, params, apply_fn, batch: Batch, key, beta) -> tuple[jax.Array, dict]:
+    def loss(
+        self,
+        params: Any,
+        apply_fn: Callable[..., Any],
+        batch: Batch,
+        key: jax.Array,
+        beta: jax.Array,
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """The training loss: CE + beta * free-bits KL."""
         m, x = self.config.model, batch["x"]
         mean, log_var = self._encode(params, apply_fn, x)
@@ -230,7 +252,7 @@ class SeqVAEFamily(Family):
         aux = {"reconstruction": stats["ce"].mean(), "kl": kl.mean(), "beta": beta}
         return loss, aux | {k: stats[k].mean() for k in ("char_accuracy", "seq_accuracy")}
 
-    def eval_step(self, state, batch, key):
+    def eval_step(self, state: State, batch: Batch, key: jax.Array) -> Metrics:
         """Per sequence (nats; beta = 1, no free bits): -ELBO, its CE and KL; accuracies from
         z = mu, teacher-forced and free-running (greedy, and sampled at temperature 1 as
         MusicVAE reports); the k-sample NLL if `eval_k` > 1."""
@@ -258,7 +280,7 @@ class SeqVAEFamily(Family):
             out[f"nll_k{m.eval_k}"] = -likelihood.iwae_bound(lw)
         return out
 
-    def position_accuracy(self, state, x: jax.Array) -> dict[str, jax.Array]:
+    def position_accuracy(self, state: State, x: jax.Array) -> dict[str, jax.Array]:
         """Per position t: the share of sequences (scored there) whose token t is right from
         z = mu, teacher-forced and free-running greedy: (seq_len,) each. Shows where a
         decoder loses characters, e.g. at the hierarchical decoder's segment starts."""
@@ -275,43 +297,45 @@ class SeqVAEFamily(Family):
         }
 
     # -- the public API load_run binds -------------------------------------------------------
-    def encode(self, state, x: jax.Array) -> jax.Array:
+    def encode(self, state: State, x: jax.Array) -> jax.Array:
         """The posterior mean E[z|x] of token sequences (N, seq_len): the code to interpolate."""
         return self._encode(state.params, state.apply_fn, x)[0]
 
-    def encode_distribution(self, state, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def encode_distribution(self, state: State, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(mean, log_var) of q(z|x)."""
         return self._encode(state.params, state.apply_fn, x)
 
-    def reconstruct(self, state, x: jax.Array) -> jax.Array:
+    def reconstruct(self, state: State, x: jax.Array) -> jax.Array:
         """Greedy decoding of the posterior mean: (N, seq_len) tokens."""
         return self.decode(state, self.encode(state, x))
 
-    def elbo(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+    def elbo(self, state: State, x: jax.Array, key: jax.Array) -> jax.Array:
         """Per-sequence one-sample ELBO (nats) = the k=1 importance-weighted bound."""
         return self.log_weights(state.params, state.apply_fn, x, key, 1)[:, 0]
 
-    def iwae_bound(self, state, x: jax.Array, key: jax.Array) -> jax.Array:
+    def iwae_bound(self, state: State, x: jax.Array, key: jax.Array) -> jax.Array:
         """Per-sequence L_k with k = `model.k` (use `log_weights_fn` for other k)."""
         lw = self.log_weights(state.params, state.apply_fn, x, key, self.config.model.k)
         return likelihood.iwae_bound(lw)
 
-    def decode(self, state, z: jax.Array) -> jax.Array:
+    def decode(self, state: State, z: jax.Array) -> jax.Array:
         """Greedy decoding: (N, latent) -> (N, seq_len) tokens (strings end at EOS)."""
         return self._generate(state.params, z, jax.random.PRNGKey(0), 0.0)
 
-    def generate(self, state, z: jax.Array, key: jax.Array, temperature=1.0) -> jax.Array:
+    def generate(
+        self, state: State, z: jax.Array, key: jax.Array, temperature: float | jax.Array = 1.0
+    ) -> jax.Array:
         """Sampled decoding at `temperature` (0 = greedy): (N, seq_len) tokens."""
         return self._generate(state.params, z, key, temperature)
 
-    def sample(self, state, key, num: int) -> jax.Array:
+    def sample(self, state: State, key: jax.Array, num: int) -> jax.Array:
         """z ~ N(0, I), decoded at `model.sample_temperature`: (num, seq_len) tokens."""
         m = self.config.model
         z = prior_sample(named_key(key, "prior"), num, m.latent_dim)
         return self.generate(state, z, named_key(key, "decode"), m.sample_temperature)
 
     # -- end-of-run report -------------------------------------------------------------------
-    def report(self, state, splits, workdir: Path, key) -> dict[str, Any]:
+    def report(self, state: State, splits: Any, workdir: Path, key: jax.Array) -> dict[str, Any]:
         m, info = self.config.model, splits.info
         test = splits.test if splits.test is not None else splits.train
         x = test["x"]
@@ -354,7 +378,13 @@ class SeqVAEFamily(Family):
         return out
 
 
-def interpolation_table(encode, decode, x0, x1, steps: int = 7) -> list[dict[str, Any]]:
+def interpolation_table(
+    encode: Callable[[jax.Array], jax.Array],
+    decode: Callable[[jax.Array], jax.Array],
+    x0: np.ndarray | jax.Array,
+    x1: np.ndarray | jax.Array,
+    steps: int = 7,
+) -> list[dict[str, Any]]:
     """Greedy decodings along lerp and slerp between the posterior means of two sequences.
 
     `encode` (tokens -> posterior means) and `decode` (codes -> tokens) are bound to a

@@ -23,7 +23,7 @@ Example (a conditional VAE asked for ten 7s):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from jaxgen.models.conditioning import balanced_labels, batch_labels, with_label
 from jaxgen.models.conv import ConvDecoder, ConvEncoder
 from jaxgen.models.mlp import MLP
 from jaxgen.sampling import lerp, named_key, prior_sample, reparameterize, slerp
-from jaxgen.train.family import Batch, Family
+from jaxgen.train.family import Batch, Family, Metrics, State
 from jaxgen.train.optim import make_optimizer
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -52,7 +52,7 @@ SCHEDULES = ("constant", "linear", "cyclical")
 OBJECTIVES = ("elbo", "iwae")
 
 
-def model_config(**overrides) -> ml_collections.ConfigDict:
+def model_config(**overrides: Any) -> ml_collections.ConfigDict:
     cfg = ml_collections.ConfigDict(
         {
             "family": "vae",
@@ -81,7 +81,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
     return cfg
 
 
-def config(dataset: str = "mnist", **model) -> ConfigDict:
+def config(dataset: str = "mnist", **model: Any) -> ConfigDict:
     """A full run config for a VAE on `dataset`."""
     cfg = base_config("vae", dataset)
     cfg.model = model_config(**model)
@@ -112,7 +112,7 @@ class VAE(nn.Module):
     conv_features: Sequence[int] = (32, 64)
     num_classes: int = 0  # > 0: the label y joins the encoder's input and the decoder's code
 
-    def setup(self):
+    def setup(self) -> None:
         d = math.prod(self.out_shape)
         if self.arch == "mlp":
             self.encoder = MLP((*self.hidden, 2 * self.latent_dim), act=self.act)
@@ -199,11 +199,23 @@ class VAEFamily(Family):
         """The batch's labels for a conditional VAE (None for a plain one)."""
         return batch_labels(batch, self.num_classes, self.config.dataset.name)
 
-    def _encode(self, params, apply_fn, x, y=None):
+    def _encode(
+        self,
+        params: Any,
+        apply_fn: Callable[..., Any],
+        x: jax.Array,
+        y: jax.Array | None = None,
+    ) -> tuple[jax.Array, jax.Array]:
         args = (x,) if y is None else (x, y)  # families built on this one take no labels
         return apply_fn({"params": params}, *args, method="encode")
 
-    def _decode(self, params, apply_fn, z, y=None):
+    def _decode(
+        self,
+        params: Any,
+        apply_fn: Callable[..., Any],
+        z: jax.Array,
+        y: jax.Array | None = None,
+    ) -> jax.Array:
         args = (z,) if y is None else (z, y)
         return apply_fn({"params": params}, *args, method="decode")
 
@@ -222,7 +234,16 @@ class VAEFamily(Family):
             return -dist.bernoulli_log_prob(x, out)
         return m.C * jnp.sum((x - out).reshape(x.shape[0], -1) ** 2, axis=-1)
 
-    def log_weights(self, params, apply_fn, x, key, n: int, beta=1.0, y=None) -> jax.Array:
+    def log_weights(
+        self,
+        params: Any,
+        apply_fn: Callable[..., Any],
+        x: jax.Array,
+        key: jax.Array,
+        n: int,
+        beta: float | jax.Array = 1.0,
+        y: jax.Array | None = None,
+    ) -> jax.Array:
         """(B, n) log p(x|z_i) + beta * (log p(z_i) - log q(z_i|x)), z_i ~ q(z|x).
 
         With labels y (a conditional VAE) every term is conditioned on y: a bound on log p(x|y).
@@ -238,7 +259,14 @@ class VAEFamily(Family):
         log_qz = dist.diag_gaussian_log_prob(z, mean, log_var)
         return (log_px + beta * (log_pz - log_qz)).T
 
-    def loss(self, params, apply_fn, batch: Batch, key, beta) -> tuple[jax.Array, dict]:
+    def loss(
+        self,
+        params: Any,
+        apply_fn: Callable[..., Any],
+        batch: Batch,
+        key: jax.Array,
+        beta: jax.Array,
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
         m = self.config.model
         x, y = batch["x"], self.labels(batch)
         if m.objective == "iwae":
@@ -252,10 +280,10 @@ class VAEFamily(Family):
         loss = jnp.mean(rec + beta * kl)
         return loss, {"reconstruction": rec.mean(), "kl": kl.mean(), "beta": beta}
 
-    def train_step(self, state, batch, key):
+    def train_step(self, state: State, batch: Batch, key: jax.Array) -> tuple[State, Metrics]:
         return beta_train_step(self.loss, self.config.model, state, batch, key)
 
-    def eval_step(self, state, batch, key):
+    def eval_step(self, state: State, batch: Batch, key: jax.Array) -> Metrics:
         """Per example: -ELBO (nats, beta = 1), its reconstruction and KL terms."""
         m = self.config.model
         x, y = batch["x"], self.labels(batch)
@@ -273,38 +301,46 @@ class VAEFamily(Family):
 
     # -- the public API load_run binds -----------------------------------------------------
     # `y` (labels, (N,) integers) is for a conditional VAE (`model.num_classes` > 0) only.
-    def encode(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+    def encode(self, state: State, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
         """The posterior mean E[z|x(, y)]: the code to interpolate between."""
         return self._encode(state.params, state.apply_fn, x, y)[0]
 
-    def encode_distribution(self, state, x: jax.Array, y=None) -> tuple[jax.Array, jax.Array]:
+    def encode_distribution(
+        self, state: State, x: jax.Array, y: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array]:
         """(mean, log_var) of q(z|x(, y))."""
         return self._encode(state.params, state.apply_fn, x, y)
 
-    def decode(self, state, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
+    def decode(self, state: State, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
         """The decoder's mean image: sigmoid(logits) (Bernoulli) or x_hat (Gaussian)."""
         out = self._decode(state.params, state.apply_fn, z, y)
         return jax.nn.sigmoid(out) if self.config.model.likelihood == "bernoulli" else out
 
-    def reconstruct(self, state, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+    def reconstruct(self, state: State, x: jax.Array, y: jax.Array | None = None) -> jax.Array:
         z = self.encode(state, x, y)
         # Families built on this one (the sequence VAE) decode without labels.
         return self.decode(state, z) if y is None else self.decode(state, z, y)
 
-    def elbo(self, state, x: jax.Array, key: jax.Array, y=None) -> jax.Array:
+    def elbo(
+        self, state: State, x: jax.Array, key: jax.Array, y: jax.Array | None = None
+    ) -> jax.Array:
         """Per-example one-sample ELBO (nats) = the k=1 importance-weighted bound."""
         return self.log_weights(state.params, state.apply_fn, x, key, 1, 1.0, y)[:, 0]
 
-    def iwae_bound(self, state, x: jax.Array, key: jax.Array, y=None) -> jax.Array:
+    def iwae_bound(
+        self, state: State, x: jax.Array, key: jax.Array, y: jax.Array | None = None
+    ) -> jax.Array:
         """Per-example L_k with k = `model.k` (use `log_weights_fn` for other k)."""
         lw = self.log_weights(state.params, state.apply_fn, x, key, self.config.model.k, 1.0, y)
         return likelihood.iwae_bound(lw)
 
-    def log_weights_fn(self, state):
+    def log_weights_fn(self, state: State) -> likelihood.LogWeightsFn:
         """(x, key, n) -> (B, n) log importance weights, for `evaluation.likelihood`."""
         return lambda x, key, n: self.log_weights(state.params, state.apply_fn, x, key, n)
 
-    def sample(self, state, key, num: int, labels: jax.Array | None = None) -> jax.Array:
+    def sample(
+        self, state: State, key: jax.Array, num: int, labels: jax.Array | None = None
+    ) -> jax.Array:
         """Mean images decoded from z ~ N(0, I); a conditional VAE decodes them with `labels`
         (default: every class in turn, 0, 1, ..., K-1, 0, ...)."""
         z = prior_sample(key, num, self.config.model.latent_dim)
@@ -314,14 +350,14 @@ class VAEFamily(Family):
 
     # -- end-of-run report ----------------------------------------------------------------
     def active_units(
-        self, state, x: np.ndarray, batch_size: int = 1000, y: np.ndarray | None = None
+        self, state: State, x: np.ndarray, batch_size: int = 1000, y: np.ndarray | None = None
     ) -> dict[str, Any]:
         """Burda et al.'s active units: Var over data of E[z_u|x] above the threshold."""
         enc = jax.jit(self.encode)
         encode = lambda xb, yb: enc(state, xb, yb)  # noqa: E731
         return active_units(encode, x, self.config.model.active_threshold, batch_size, y)
 
-    def report(self, state, splits, workdir: Path, key) -> dict[str, Any]:
+    def report(self, state: State, splits: Any, workdir: Path, key: jax.Array) -> dict[str, Any]:
         from jaxgen import plotting
 
         m = self.config.model
@@ -359,7 +395,9 @@ class VAEFamily(Family):
             out[f"test_nll_k{m.report_nll_k}_n{res['num_examples']}"] = res["nll"]
         return out
 
-    def _image_figures(self, state, test, key, figs: Path) -> None:
+    def _image_figures(
+        self, state: State, test: dict[str, np.ndarray], key: jax.Array, figs: Path
+    ) -> None:
         from jaxgen import plotting
 
         x = test["x"]
@@ -377,7 +415,13 @@ class VAEFamily(Family):
 
 
 # -- pieces shared with the families built on this one (the sequence VAE) ---------------------
-def beta_train_step(loss_fn, model_cfg: ConfigDict, state, batch: Batch, key):
+def beta_train_step(
+    loss_fn: Callable[..., tuple[jax.Array, dict[str, jax.Array]]],
+    model_cfg: ConfigDict,
+    state: State,
+    batch: Batch,
+    key: jax.Array,
+) -> tuple[State, Metrics]:
     """One update of `loss_fn(params, apply_fn, batch, key, beta)` at the schedule's beta.
 
     Returns the new state and the metrics (loss, grad_norm and `loss_fn`'s aux).
@@ -391,7 +435,11 @@ def beta_train_step(loss_fn, model_cfg: ConfigDict, state, batch: Batch, key):
 
 
 def active_units(
-    encode, x: np.ndarray, threshold: float, batch_size: int = 1000, y: np.ndarray | None = None
+    encode: Callable[[np.ndarray, np.ndarray | None], jax.Array],
+    x: np.ndarray,
+    threshold: float,
+    batch_size: int = 1000,
+    y: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Burda et al.'s active units of posterior means `encode(x_batch, y_batch)`.
 
@@ -403,7 +451,13 @@ def active_units(
 
 
 # -- figures shared by the experiments -------------------------------------------------------
-def interpolation_strips(family, state, x0, x1, steps: int = 10) -> dict[str, np.ndarray]:
+def interpolation_strips(
+    family: VAEFamily,
+    state: State,
+    x0: np.ndarray | jax.Array,
+    x1: np.ndarray | jax.Array,
+    steps: int = 10,
+) -> dict[str, np.ndarray]:
     """Decoded lerp and slerp paths between the codes of two images, endpoints included."""
     z = family.encode(state, jnp.stack([x0, x1]))
     t = jnp.linspace(0.0, 1.0, steps)
@@ -413,7 +467,7 @@ def interpolation_strips(family, state, x0, x1, steps: int = 10) -> dict[str, np
     }
 
 
-def manifold_figure(family, state, path: Path, n: int = 20) -> Path:
+def manifold_figure(family: VAEFamily, state: State, path: Path, n: int = 20) -> Path:
     """The decoded 2-d manifold: z on a grid of N(0, 1) quantiles (inverse CDF)."""
     from jaxgen import plotting
 
@@ -424,7 +478,7 @@ def manifold_figure(family, state, path: Path, n: int = 20) -> Path:
     return plotting.image_grid(imgs, path, ncols=n, title="decoded 2-d latent manifold")
 
 
-def codes_figure(family, state, data: dict, path: Path) -> Path:
+def codes_figure(family: VAEFamily, state: State, data: dict[str, np.ndarray], path: Path) -> Path:
     """Posterior means of the test set in a 2-d latent space, coloured by label."""
     import matplotlib.pyplot as plt
 

@@ -26,7 +26,7 @@ from jaxgen.errors import ConfigError
 ConfigDict = ml_collections.ConfigDict
 
 
-def train_config(**overrides) -> ConfigDict:
+def train_config(**overrides: Any) -> ConfigDict:
     """The `train` group every config carries: what the shared loop does."""
     cfg = ConfigDict(
         {
@@ -73,7 +73,7 @@ def base_config(family: str, dataset: str = "mnist") -> ConfigDict:
     )
 
 
-def variant(cfg: ConfigDict, **dotted) -> ConfigDict:
+def variant(cfg: ConfigDict, **dotted: Any) -> ConfigDict:
     """A locked copy of `cfg` with dotted keys replaced: variant(c, **{"model.cell": "gru"})."""
     out = ConfigDict(cfg.to_dict())
     for key, value in dotted.items():
@@ -328,7 +328,7 @@ def from_json(text: str | bytes, source: str = "config.json") -> ConfigDict:
         are not UTF-8); `source` names it in the message.
     """
 
-    def fix(v):
+    def fix(v: Any) -> Any:
         if isinstance(v, dict):
             return {k: fix(x) for k, x in v.items()}
         if isinstance(v, list):

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+import types
 from collections.abc import Callable
 
 
@@ -67,7 +68,7 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def _unsafe_to_raise(frame) -> bool:
+def _unsafe_to_raise(frame: types.FrameType | None) -> bool:
     """Whether `frame` runs inside an import, a finalizer or a garbage-collection callback."""
     while frame is not None:
         code = frame.f_code
@@ -84,7 +85,7 @@ def _unsafe_to_raise(frame) -> bool:
 PENDING_SIGNALS: list[int] = []
 
 
-def _on_signal(signum, frame):
+def _on_signal(signum: int, frame: types.FrameType | None) -> None:
     if signum not in PENDING_SIGNALS:
         PENDING_SIGNALS.append(signum)
     if _unsafe_to_raise(frame):

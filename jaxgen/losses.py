@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -28,7 +30,7 @@ def bce_with_logits(x: jax.Array, logits: jax.Array) -> jax.Array:
 RECONSTRUCTION = {"mse": mse, "l1": l1, "bce": bce_with_logits}
 
 
-def reconstruction(name: str):
+def reconstruction(name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """(x, decoder_output) -> per-example loss; for 'bce' the decoder output is logits."""
     if name not in RECONSTRUCTION:
         raise ValueError(f"unknown reconstruction loss {name!r} ({', '.join(RECONSTRUCTION)})")

@@ -12,8 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jaxgen.errors import guard_signals, run_cli
+
+if TYPE_CHECKING:
+    from jaxgen.config import ConfigDict
 
 if __name__ == "__main__":
     guard_signals()  # before any heavy import: a Ctrl-C from here on is one line
@@ -73,7 +77,7 @@ def run(argv: Sequence[str]) -> int:
     return 0
 
 
-def _record_experiment(workdir: str, spec: str, config) -> None:
+def _record_experiment(workdir: str, spec: str, config: ConfigDict) -> None:
     """What `jaxgen.reproduce` needs to re-run a finished experiment: its module and config."""
     from pathlib import Path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -12,8 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+if TYPE_CHECKING:
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
 
-def _save(fig, path: Path) -> Path:
+
+def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -117,12 +122,12 @@ def scatter_panels(
     return _save(fig, path)
 
 
-def _plain_log_ticks(axis) -> None:
+def _plain_log_ticks(axis: Axis) -> None:
     """Label a log axis 1, 2, 5, 10, 20, ... in plain numbers (matplotlib's default writes
     every minor tick as 2x10^0, 3x10^0, ..., which overlap on a short axis)."""
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
-    def minor(v: float, _) -> str:
+    def minor(v: float, _: int | None) -> str:
         lead = round(v / 10 ** np.floor(np.log10(v))) if v > 0 else 0
         return f"{v:g}" if lead in (2, 5) else ""
 

@@ -19,11 +19,15 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jaxgen.errors import CheckpointError, ConfigError, JaxgenError
+
+if TYPE_CHECKING:
+    from jaxgen.config import ConfigDict
+    from jaxgen.train.family import State
 
 # Numbers that measure the machine, not the model.
 _TIMING = re.compile(r"seconds|per_second|_time|time_|wall|duration", re.IGNORECASE)
@@ -58,9 +62,9 @@ def _metrics_numbers(workdir: Path) -> dict[str, float]:
 
 
 def _read_object(path: Path) -> dict:
+    """A JSON object file of a run folder, or a ConfigError saying that it is damaged."""
     from jaxgen.train.rundir import read_json_object
 
-    """A JSON object file of a run folder, or a ConfigError saying that it is damaged."""
     data = read_json_object(path)
     if data is None:
         raise ConfigError(
@@ -84,7 +88,7 @@ def run_files(workdir: Path) -> dict[str, float]:
     return out
 
 
-def _final_state(config, workdir: Path):
+def _final_state(config: ConfigDict, workdir: Path) -> State:
     from jaxgen.train.checkpoint import Checkpointer
     from jaxgen.train.preflight import prepare
 
@@ -123,7 +127,9 @@ def compare(a: dict[str, float], b: dict[str, float], rtol: float) -> dict[str, 
     }
 
 
-def reproduce(run_dir: str | Path, out_dir: str | Path | None = None, rtol: float = 1e-6):
+def reproduce(
+    run_dir: str | Path, out_dir: str | Path | None = None, rtol: float = 1e-6
+) -> tuple[bool, list[str]]:
     """Re-runs `run_dir` in `out_dir` (default: a fresh sibling folder); returns the verdict.
 
     Returns:

@@ -15,9 +15,10 @@ from typing import Any
 import jax
 
 from jaxgen import data as data_lib
-from jaxgen.config import from_json
+from jaxgen.config import ConfigDict, from_json
 from jaxgen.errors import CheckpointError, ConfigError
 from jaxgen.train.checkpoint import Checkpointer
+from jaxgen.train.family import Family, State
 from jaxgen.train.preflight import make_family
 from jaxgen.train.seeds import seed_slice
 from jaxgen.train.trainer import Trainer
@@ -26,7 +27,15 @@ from jaxgen.train.trainer import Trainer
 class Run:
     """A trained model of one seed, with the family's public API bound to its state."""
 
-    def __init__(self, workdir: Path, config, family, state, step: int, seed_index: int):
+    def __init__(
+        self,
+        workdir: Path,
+        config: ConfigDict,
+        family: Family,
+        state: State,
+        step: int,
+        seed_index: int,
+    ):
         self.workdir, self.config, self.family = workdir, config, family
         self.state, self.step, self.seed_index = state, step, seed_index
         self.params = family.params_for_eval(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -91,7 +92,11 @@ def slerp(z0: Array, z1: Array, t: Array, eps: float = 1e-7) -> Array:
 
 
 def sample_in_batches(
-    sample_fn: Callable, state, key: Array, num: int, batch: int = 1000
+    sample_fn: Callable[[Any, Array, int], Array],
+    state: Any,
+    key: Array,
+    num: int,
+    batch: int = 1000,
 ) -> np.ndarray:
     """`num` samples of `sample_fn(state, key, n)` drawn `batch` at a time, as one array.
 
@@ -110,7 +115,9 @@ def sample_in_batches(
     )
 
 
-def sample_per_seed(sample_fn: Callable, states, key: Array, num: int) -> Array:
+def sample_per_seed(
+    sample_fn: Callable[[Any, Array, int], Array], states: Any, key: Array, num: int
+) -> Array:
     """`num` samples from each of S seeds' stacked states (leading axis S), as (S, num, ...).
 
     Seed s draws with `fold_in(key, s)`, so seeds differ and each is reproducible alone.

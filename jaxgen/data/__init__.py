@@ -8,12 +8,17 @@ and, where there are labels, `y` (int32). The loop puts them on the device once.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ml_collections import ConfigDict
 
 from jaxgen.data.splits import Batch, Splits
 from jaxgen.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jax
 
 # name -> "module:function"; the function takes the dataset ConfigDict and returns Splits.
 # A family issue adds its datasets here (one line each).
@@ -32,7 +37,7 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def base_config(name: str = "mnist", **overrides) -> ConfigDict:
+def base_config(name: str = "mnist", **overrides: Any) -> ConfigDict:
     """The dataset group every config carries; loaders ignore keys they do not use."""
     cfg = ConfigDict(
         {
@@ -76,13 +81,13 @@ def load(cfg: ConfigDict) -> Splits:
     return _postprocess(splits, cfg)
 
 
-def _subset(batch: Batch | None, mask_or_n) -> Batch | None:
+def _subset(batch: Batch | None, mask_or_n: np.ndarray | slice) -> Batch | None:
     if batch is None:
         return None
     return {k: v[mask_or_n] for k, v in batch.items()}
 
 
-def filter_classes(splits: Splits, classes) -> Splits:
+def filter_classes(splits: Splits, classes: Iterable[int]) -> Splits:
     """A copy of `splits` whose train and val keep only the labels in `classes`; the test
     split keeps every class (one-class protocols score the others as anomalies).
 
@@ -146,12 +151,14 @@ def _postprocess(splits: Splits, cfg: ConfigDict) -> Splits:
     return splits
 
 
-def to_unit(x, cfg: ConfigDict):
+def to_unit(x: np.ndarray | jax.Array, cfg: ConfigDict) -> np.ndarray | jax.Array:
     """Undoes `dataset.scale`: data or samples back in [0, 1], for figures and metrics."""
     return (x + 1.0) / 2.0 if cfg.get("scale", "unit") == "symmetric" else x
 
 
-def batch_transform(cfg: ConfigDict):
+def batch_transform(
+    cfg: ConfigDict,
+) -> Callable[[dict[str, jax.Array], jax.Array], dict[str, jax.Array]] | None:
     """The per-step transform of a training batch implied by the dataset config, or None."""
     if cfg.get("binarize", "none") != "dynamic":
         return None

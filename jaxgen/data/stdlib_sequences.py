@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import numpy.typing as npt
 from ml_collections import ConfigDict
 
 from jaxgen.data import text
@@ -74,7 +75,7 @@ def encode_strings(strings: list[str], seq_len: int) -> np.ndarray:
     return out
 
 
-def decode_string(ids) -> str:
+def decode_string(ids: npt.ArrayLike) -> str:
     """Ids up to the first EOS (or PAD) -> text; GO and UNK show as '^' and '~'."""
     chars = []
     for i in np.asarray(ids).reshape(-1).tolist():
@@ -84,7 +85,7 @@ def decode_string(ids) -> str:
     return "".join(chars)
 
 
-def decode_strings(ids) -> list[str]:
+def decode_strings(ids: npt.ArrayLike) -> list[str]:
     return [decode_string(row) for row in np.asarray(ids)]
 
 

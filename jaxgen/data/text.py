@@ -16,6 +16,7 @@ import sysconfig
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from ml_collections import ConfigDict
 
 from jaxgen.data.splits import Splits
@@ -42,7 +43,7 @@ def encode(text: str) -> np.ndarray:
     return _INDEX[codes]
 
 
-def decode(ids) -> str:
+def decode(ids: npt.ArrayLike) -> str:
     return "".join(VOCAB[int(i)] for i in np.asarray(ids).reshape(-1))
 
 

@@ -16,13 +16,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.evaluation import metrics
+
+if TYPE_CHECKING:
+    from jaxgen.train.family import State
 
 Array = jax.Array
 
@@ -45,7 +48,9 @@ def relative_error(x: Array, x_hat: Array, eps: float = 1e-8) -> Array:
     return squared_error(x, x_hat) / (jnp.sum(xf * xf, axis=1) + eps)
 
 
-def reconstruction_errors(family, state, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+def reconstruction_errors(
+    family: Any, state: State, x: np.ndarray, batch_size: int = 2000
+) -> np.ndarray:
     """Squared reconstruction error of every example under every seed: (num_seeds, N).
 
     `state` carries a leading seed axis, as `train` returns it; the seeds are vmapped.
@@ -66,7 +71,7 @@ def knn_distance(train_x: Array, test_x: np.ndarray, k: int, batch_size: int = 2
     sq = jnp.sum(train_x**2, axis=1)
 
     @jax.jit
-    def one(t):
+    def one(t: Array) -> Array:
         t = t.reshape(t.shape[0], -1)
         d2 = jnp.sum(t**2, axis=1)[:, None] + sq[None, :] - 2.0 * t @ train_x.T
         neg, _ = jax.lax.top_k(-d2, k)
@@ -123,7 +128,12 @@ _auroc_per_seed = jax.jit(jax.vmap(metrics.auroc, in_axes=(0, None)))
 
 
 def one_class_aurocs(
-    family, state, x_test: np.ndarray, labels: np.ndarray, x_val: np.ndarray, batch_size: int
+    family: Any,
+    state: State,
+    x_test: np.ndarray,
+    labels: np.ndarray,
+    x_val: np.ndarray,
+    batch_size: int,
 ) -> dict[str, Any]:
     """The one-class evaluation of a reconstruction model, every seed of `state` at once.
 

@@ -17,9 +17,10 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flax.linen as nn
 import jax
@@ -29,6 +30,9 @@ import optax
 from flax import serialization
 
 from jaxgen.evaluation.metrics import in_batches
+
+if TYPE_CHECKING:
+    from jaxgen.data.splits import Splits
 
 Array = jax.Array
 CACHE_DIR = "classifier"  # inside the given run folder
@@ -59,38 +63,38 @@ class Classifier:
     test_accuracy: float = float("nan")
     info: dict = dataclasses.field(default_factory=dict)
 
-    def _apply(self, x, features: bool, batch_size: int = 1000) -> np.ndarray:
+    def _apply(self, x: np.ndarray | Array, features: bool, batch_size: int = 1000) -> np.ndarray:
         fn = _apply_fn(features)
         return in_batches(partial(fn, self.params), np.asarray(x), batch_size=batch_size)
 
-    def logits(self, x) -> np.ndarray:
+    def logits(self, x: np.ndarray | Array) -> np.ndarray:
         return self._apply(x, False)
 
-    def probs(self, x) -> np.ndarray:
+    def probs(self, x: np.ndarray | Array) -> np.ndarray:
         return np.asarray(jax.nn.softmax(self.logits(x), axis=-1))
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x: np.ndarray | Array) -> np.ndarray:
         return self.logits(x).argmax(-1)
 
-    def features(self, x) -> np.ndarray:
+    def features(self, x: np.ndarray | Array) -> np.ndarray:
         """Penultimate-layer (128-d, post-ReLU) features."""
         return self._apply(x, True)
 
-    def accuracy(self, x, y) -> float:
+    def accuracy(self, x: np.ndarray | Array, y: np.ndarray | Array) -> float:
         return float((self.predict(x) == np.asarray(y)).mean())
 
 
 _FNS: dict[bool, Any] = {}
 
 
-def _apply_fn(features: bool):
+def _apply_fn(features: bool) -> Callable[[Any, Array], Array]:
     if features not in _FNS:
         _FNS[features] = jax.jit(lambda p, x: DigitCNN().apply({"params": p}, x, features))
     return _FNS[features]
 
 
 def train_classifier(
-    splits,
+    splits: Splits,
     key: Array,
     num_epochs: int = 3,
     batch_size: int = 128,
@@ -110,15 +114,17 @@ def train_classifier(
     tx = optax.adam(lr)
     opt = tx.init(params)
 
-    def loss_fn(p, xb, yb):
+    def loss_fn(p: Any, xb: Array, yb: Array) -> Array:
         logits = model.apply({"params": p}, xb)
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
     @jax.jit
-    def epoch(params, opt, ekey):
+    def epoch(params: Any, opt: optax.OptState, ekey: Array) -> tuple[Any, optax.OptState, Array]:
         perm = jax.random.permutation(ekey, n)[: spe * batch_size].reshape(spe, batch_size)
 
-        def step(carry, idx):
+        def step(
+            carry: tuple[Any, optax.OptState], idx: Array
+        ) -> tuple[tuple[Any, optax.OptState], Array]:
             p, o = carry
             loss, g = jax.value_and_grad(loss_fn)(p, x[idx], y[idx])
             upd, o = tx.update(g, o, p)
@@ -161,7 +167,9 @@ def load(folder: str | Path) -> Classifier:
     return Classifier(params, info.get("test_accuracy", float("nan")), info)
 
 
-def load_or_train(run_dir: str | Path, splits, key: Array, **train_kwargs) -> Classifier:
+def load_or_train(
+    run_dir: str | Path, splits: Splits, key: Array, **train_kwargs: Any
+) -> Classifier:
     """The classifier cached in `run_dir/classifier/`, trained and saved there if absent."""
     folder = Path(run_dir) / CACHE_DIR
     if (folder / "params.msgpack").is_file():

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -22,10 +23,13 @@ import numpy as np
 
 from jaxgen.evaluation.fid import frechet_distance, statistics
 
+if TYPE_CHECKING:
+    from jaxgen.evaluation.classifier import Classifier
+
 
 def class_fidelity(
     sample: Callable[[jax.Array, int, jax.Array], jax.Array],
-    classifier,
+    classifier: Classifier,
     key: jax.Array,
     ref_x: np.ndarray,
     ref_y: np.ndarray,

@@ -13,6 +13,7 @@ tr (S_1 S_2)^{1/2} = sum_i sqrt(lambda_i(S_1^{1/2} S_2 S_1^{1/2})). This avoids
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def sqrtm_psd(a: np.ndarray) -> np.ndarray:
@@ -28,7 +29,7 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(0), np.cov(f, rowvar=False)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
     """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2)."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     s1, s2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)

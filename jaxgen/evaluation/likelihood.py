@@ -34,14 +34,14 @@ def iwae_bound(log_weights: Array) -> Array:
     return jax.scipy.special.logsumexp(log_weights, axis=-1) - math.log(k)
 
 
-def _batch_fn(log_weights_fn: LogWeightsFn, k: int, chunk: int) -> Callable:
+def _batch_fn(log_weights_fn: LogWeightsFn, k: int, chunk: int) -> Callable[[Array, Array], Array]:
     """A jitted (x_batch, key) -> (B,) L_k, scanning over k // chunk sample chunks."""
     if k % chunk:
         raise ValueError(f"k={k} must be a multiple of chunk={chunk}")
     num_chunks = k // chunk
 
-    def fn(x, key):
-        def body(carry, i):
+    def fn(x: Array, key: Array) -> Array:
+        def body(carry: None, i: Array) -> tuple[None, Array]:
             return carry, log_weights_fn(x, jax.random.fold_in(key, i), chunk)
 
         _, lw = jax.lax.scan(body, None, jnp.arange(num_chunks))  # (C, B, chunk)

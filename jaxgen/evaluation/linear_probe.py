@@ -37,7 +37,7 @@ class ProbeResult:
         return np.argmax(x @ self.w + self.b, axis=-1)
 
 
-def _loss(params, x, y, l2: float):
+def _loss(params: tuple[Array, Array], x: Array, y: Array, l2: float) -> Array:
     w, b = params
     logits = x @ w + b
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
@@ -45,7 +45,9 @@ def _loss(params, x, y, l2: float):
 
 
 @partial(jax.jit, static_argnames=("num_classes", "steps", "lr", "l2"))
-def _fit(x, y, key, *, num_classes: int, steps: int, lr: float, l2: float):
+def _fit(
+    x: Array, y: Array, key: Array, *, num_classes: int, steps: int, lr: float, l2: float
+) -> tuple[tuple[Array, Array], Array]:
     d = x.shape[-1]
     # Small random init only breaks symmetry; the problem is convex.
     params = (0.01 * jax.random.normal(key, (d, num_classes)), jnp.zeros(num_classes))
@@ -53,7 +55,9 @@ def _fit(x, y, key, *, num_classes: int, steps: int, lr: float, l2: float):
     opt_state = opt.init(params)
     grad_fn = jax.value_and_grad(_loss)
 
-    def step(carry, _):
+    def step(
+        carry: tuple[tuple[Array, Array], optax.OptState], _: None
+    ) -> tuple[tuple[tuple[Array, Array], optax.OptState], Array]:
         params, opt_state = carry
         loss, g = grad_fn(params, x, y, l2)
         updates, opt_state = opt.update(g, opt_state, params)

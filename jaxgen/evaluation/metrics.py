@@ -11,6 +11,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 Array = jax.Array
 
@@ -63,7 +64,7 @@ def auroc(scores: Array, labels: Array) -> Array:
     return (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
 
 
-def auroc_pairs(scores, labels) -> float:
+def auroc_pairs(scores: ArrayLike, labels: ArrayLike) -> float:
     """AUROC by counting every (positive, negative) pair: O(N^2), the reference for tests."""
     import numpy as np
 

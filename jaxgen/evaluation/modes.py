@@ -42,7 +42,9 @@ def mode_coverage(
     }
 
 
-def coverage_per_seed(samples: np.ndarray, means, stds, threshold: float = 3.0) -> np.ndarray:
+def coverage_per_seed(
+    samples: np.ndarray, means: np.ndarray, stds: np.ndarray | float, threshold: float = 3.0
+) -> np.ndarray:
     """(S, 2) modes captured and high-quality fraction for (S, N, d) samples, seed by seed."""
     return np.array(
         [

@@ -16,10 +16,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from jaxgen.evaluation.fid import frechet_distance, statistics
 from jaxgen.evaluation.sharpness import sharpness
+
+if TYPE_CHECKING:
+    from jaxgen.evaluation.classifier import Classifier
 
 UNSURE = 0.9  # a top class probability below this marks an image the classifier is unsure of
 
@@ -34,7 +39,7 @@ class ImageJudge:
       num_classes: for the class shares.
     """
 
-    def __init__(self, classifier, reference: np.ndarray, num_classes: int = 10):
+    def __init__(self, classifier: Classifier, reference: np.ndarray, num_classes: int = 10):
         self.classifier = classifier
         self.num_classes = num_classes
         self.reference_stats = statistics(classifier.features(reference))

@@ -15,8 +15,13 @@ import keyword
 import lzma
 import math
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import jax
 
 
 def bits_per_char(log_probs: np.ndarray) -> float:
@@ -58,7 +63,15 @@ def compressor_bpc(text: str, primed_with: str | None = None) -> dict[str, float
     return {k: 8.0 * (len(f(prime + raw)) - len(f(prime))) / n for k, f in _COMPRESSORS.items()}
 
 
-def cache_chunk_nats(hs, lp_y, y, keys, vals, thetas, lambdas):
+def cache_chunk_nats(
+    hs: jax.Array,
+    lp_y: jax.Array,
+    y: jax.Array,
+    keys: jax.Array,
+    vals: jax.Array,
+    thetas: Sequence[float],
+    lambdas: Sequence[float],
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """A continuous cache (Grave, Joulin & Usunier 2017) over one chunk of streams of text.
 
     The model's top hidden state h_t is matched against the states h_i of the last N
@@ -91,7 +104,7 @@ def cache_chunk_nats(hs, lp_y, y, keys, vals, thetas, lambdas):
     dots = jnp.einsum("csh,sjh->csj", hs, all_k)
     match = all_v[None, :, :] == jnp.swapaxes(y, 0, 1)[:, :, None]
 
-    def p_cache(theta):
+    def p_cache(theta: jax.Array) -> jax.Array:
         s = jnp.where(valid, theta * dots, -jnp.inf)
         top = s.max(-1, keepdims=True)
         w = jnp.exp(s - jnp.where(jnp.isfinite(top), top, 0.0))

@@ -32,6 +32,8 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -40,8 +42,20 @@ import optax
 
 from jaxgen.evaluation import sequence as seq_eval
 
+if TYPE_CHECKING:
+    import flax.linen as nn
 
-def bpc(model, params, ids: np.ndarray, streams: int = 64, chunk: int = 0, adapt_lr=0.0) -> float:
+    from jaxgen.models.rnn import Carry
+
+
+def bpc(
+    model: nn.Module,
+    params: Any,
+    ids: np.ndarray,
+    streams: int = 64,
+    chunk: int = 0,
+    adapt_lr: float = 0.0,
+) -> float:
     """Bits per character of `ids` read as `streams` carried streams (module docstring).
 
     `chunk` (characters per stream per step) defaults to 500, or 100 when adapting: more,
@@ -52,12 +66,12 @@ def bpc(model, params, ids: np.ndarray, streams: int = 64, chunk: int = 0, adapt
 
 
 def bpc_with_cache(
-    model,
-    params,
+    model: nn.Module,
+    params: Any,
     ids: np.ndarray,
     size: int,
-    thetas,
-    lambdas,
+    thetas: Sequence[float],
+    lambdas: Sequence[float],
     streams: int = 64,
     chunk: int = 100,
     adapt_lr: float = 0.0,
@@ -68,12 +82,22 @@ def bpc_with_cache(
     return _read(model, params, ids, streams, chunk, adapt_lr, (size, thetas, lambdas))
 
 
-def _read(model, params, ids, streams, chunk, adapt_lr, cache):
+def _read(
+    model: nn.Module,
+    params: Any,
+    ids: np.ndarray,
+    streams: int,
+    chunk: int,
+    adapt_lr: float,
+    cache: tuple[int, Sequence[float], Sequence[float]] | None,
+) -> np.ndarray | float:
     n = (len(ids) - 1) // streams
     x = ids[: n * streams].reshape(streams, n)
     y = ids[1 : n * streams + 1].reshape(streams, n)
 
-    def nll(params, carry, xc, yc):
+    def nll(
+        params: Any, carry: tuple[Carry, ...], xc: jax.Array, yc: jax.Array
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array, tuple[Carry, ...]]]:
         hs, logits, carry = model.apply(
             {"params": params}, xc, carry=carry, method="hiddens_and_logits"
         )
@@ -81,7 +105,9 @@ def _read(model, params, ids, streams, chunk, adapt_lr, cache):
         return -lp.sum(), (hs, lp, carry)
 
     @jax.jit
-    def run(params, carry, mem, xc, yc):
+    def run(
+        params: Any, carry: tuple[Carry, ...], mem: list[jax.Array], xc: jax.Array, yc: jax.Array
+    ) -> tuple[Any, tuple[Carry, ...], list[jax.Array], jax.Array]:
         if adapt_lr:
             (total, (hs, lp, carry)), g = jax.value_and_grad(nll, has_aux=True)(
                 params, carry, xc, yc
@@ -108,7 +134,7 @@ def _read(model, params, ids, streams, chunk, adapt_lr, cache):
     return total / (n * streams) / math.log(2.0)
 
 
-def _sgd_step(params, grads, count: int, lr: float):
+def _sgd_step(params: Any, grads: Any, count: int, lr: float) -> Any:
     """Dynamic evaluation's step: SGD on the mean loss, its gradient norm clipped to 1."""
     grads = jax.tree.map(lambda a: a / count, grads)
     scale = jnp.minimum(1.0, 1.0 / (optax.tree.norm(grads) + 1e-12))

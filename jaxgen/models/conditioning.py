@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from jaxgen.errors import ConfigError
 
 
-def one_hot(y: jax.Array, num_classes: int, dtype=jnp.float32) -> jax.Array:
+def one_hot(y: jax.Array, num_classes: int, dtype: DTypeLike = jnp.float32) -> jax.Array:
     """Integer labels (B,) -> one-hot rows (B, num_classes)."""
     return jax.nn.one_hot(y, num_classes, dtype=dtype)
 

@@ -21,11 +21,12 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 Array = jax.Array
 
 
-def _gate_affine(four_h: int, dtype) -> tuple[Array, Array]:
+def _gate_affine(four_h: int, dtype: DTypeLike) -> tuple[Array, Array]:
     """(scale, shift) with gates = scale * tanh(scale * z) + shift: f, i, o logistic, C~ tanh."""
     h = four_h // 4
     half = jnp.full((3 * h,), 0.5, dtype)
@@ -41,7 +42,9 @@ def lstm_gates(z: Array) -> tuple[Array, Array]:
     return t * scale + shift, t
 
 
-def lstm_cell(w_h: Array, carry: tuple[Array, Array], px: Array):
+def lstm_cell(
+    w_h: Array, carry: tuple[Array, Array], px: Array
+) -> tuple[tuple[Array, Array], Array]:
     """One step: carry (C, h), projected input px (B, 4H) -> ((C, h), h)."""
     c, h = carry
     gates, _ = lstm_gates(px + h @ w_h)
@@ -52,13 +55,19 @@ def lstm_cell(w_h: Array, carry: tuple[Array, Array], px: Array):
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
-def lstm_scan(px: Array, w_h: Array, c0: Array, h0: Array, unroll: int = 1):
+def lstm_scan(
+    px: Array, w_h: Array, c0: Array, h0: Array, unroll: int = 1
+) -> tuple[tuple[Array, Array], Array]:
     """(T, B, 4H) projected inputs -> ((C_T, h_T), hiddens (T, B, H))."""
     return jax.lax.scan(partial(lstm_cell, w_h), (c0, h0), px, unroll=unroll)
 
 
-def _fwd(px, w_h, c0, h0, unroll):
-    def step(carry, px_t):
+def _fwd(
+    px: Array, w_h: Array, c0: Array, h0: Array, unroll: int
+) -> tuple[tuple[tuple[Array, Array], Array], tuple[Array, ...]]:
+    def step(
+        carry: tuple[Array, Array], px_t: Array
+    ) -> tuple[tuple[Array, Array], tuple[Array, Array, Array, Array]]:
         c, h = carry
         gates, t = lstm_gates(px_t + h @ w_h)
         f, i, o, g = jnp.split(gates, 4, axis=-1)
@@ -71,13 +80,17 @@ def _fwd(px, w_h, c0, h0, unroll):
     return ((c, h), hs), (w_h, h0, hs, c_prev, ts, tcs)
 
 
-def _bwd(unroll, res, cotangents):
+def _bwd(
+    unroll: int, res: tuple[Array, ...], cotangents: tuple[tuple[Array, Array], Array]
+) -> tuple[Array, Array, Array, Array]:
     w_h, h0, hs, c_prev, ts, tcs = res
     (dc_last, dh_last), dhs = cotangents
     scale, shift = _gate_affine(ts.shape[-1], ts.dtype)
     w_t = w_h.T
 
-    def step(carry, xs):
+    def step(
+        carry: tuple[Array, Array], xs: tuple[Array, Array, Array, Array]
+    ) -> tuple[tuple[Array, Array], Array]:
         dc, dh = carry
         dh_out, c_before, t, tc = xs
         f, i, o, g = jnp.split(t * scale + shift, 4, axis=-1)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from jaxgen.models import fused_lstm
 
@@ -64,7 +65,7 @@ class Cell(nn.Module):
     use_bias = True
     num_carry = 1  # arrays in the carry
 
-    def setup(self):
+    def setup(self) -> None:
         h, g = self.hidden_size, self.num_gates
         # Glorot on the input weights, orthogonal on the recurrence (a common, stable default).
         self.w_x = self.param("w_x", nn.initializers.lecun_normal(), (self._in_dim(), g * h))
@@ -76,13 +77,17 @@ class Cell(nn.Module):
     def _in_dim(self) -> int:
         return self.num_embeddings or self.x_dim
 
-    def _recurrent_init(self, key, shape, dtype=jnp.float32):
+    def _recurrent_init(
+        self, key: Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32
+    ) -> Array:
         h, gh = shape
         keys = jax.random.split(key, gh // h)
         blocks = [nn.initializers.orthogonal()(k, (h, h), dtype) for k in keys]
         return jnp.concatenate(blocks, axis=1)
 
-    def _bias_init(self, key, shape, dtype=jnp.float32):
+    def _bias_init(
+        self, key: Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32
+    ) -> Array:
         return jnp.zeros(shape, dtype)
 
     def extra_setup(self) -> None:
@@ -109,7 +114,9 @@ class Cell(nn.Module):
         return scan(self, x_seq, carry)
 
 
-def chrono_forget_bias(key: Array, hidden_size: int, tmax: int, dtype=jnp.float32) -> Array:
+def chrono_forget_bias(
+    key: Array, hidden_size: int, tmax: int, dtype: DTypeLike = jnp.float32
+) -> Array:
     """b_f = log(u), u ~ U(1, T_max - 1): forget gates sigma(b_f) = u / (1 + u), whose
     characteristic memory 1 / (1 - sigma(b_f)) = 1 + u spans 2 .. T_max steps."""
     if tmax < 3:
@@ -125,7 +132,7 @@ def _split(a: Array, n: int) -> list[Array]:
 class ElmanRNN(Cell):
     """h_t = tanh(W . [h_{t-1}, x_t] + b)."""
 
-    def step(self, carry, px):
+    def step(self, carry: Carry, px: Array) -> tuple[Carry, Array]:
         (h,) = carry
         h = jnp.tanh(px + h @ self.w_h)
         return (h,), h
@@ -137,7 +144,9 @@ class LSTM(Cell):
     num_gates = 4
     num_carry = 2
 
-    def _bias_init(self, key, shape, dtype=jnp.float32):
+    def _bias_init(
+        self, key: Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32
+    ) -> Array:
         h = self.hidden_size
         if self.chrono_tmax <= 0:
             return jnp.zeros(shape, dtype).at[:h].set(self.forget_bias)
@@ -147,7 +156,7 @@ class LSTM(Cell):
         # coupled cell's blocks are (f, o, C~): its input gate is 1 - f already.
         return b if self.num_gates == 3 else b.at[h : 2 * h].set(-b_f)
 
-    def step(self, carry, px):
+    def step(self, carry: Carry, px: Array) -> tuple[Carry, Array]:
         # sigma and tanh of the four gates as one tanh pass; see `fused_lstm`.
         return fused_lstm.lstm_cell(self.w_h, carry, px)
 
@@ -159,13 +168,13 @@ class PeepholeLSTM(LSTM):
     (Gers and Schmidhuber used diagonal peepholes, a special case).
     """
 
-    def extra_setup(self):
+    def extra_setup(self) -> None:
         h = self.hidden_size
         init = nn.initializers.lecun_normal()
         self.w_c_fi = self.param("w_c_fi", init, (h, 2 * h))  # C_{t-1} -> f, i
         self.w_c_o = self.param("w_c_o", init, (h, h))  # C_t -> o
 
-    def step(self, carry, px):
+    def step(self, carry: Carry, px: Array) -> tuple[Carry, Array]:
         c, h = carry
         f, i, o, g = _split(px + h @ self.w_h, 4)
         pf, pi = _split(c @ self.w_c_fi, 2)
@@ -179,7 +188,7 @@ class CoupledLSTM(LSTM):
 
     num_gates = 3
 
-    def step(self, carry, px):
+    def step(self, carry: Carry, px: Array) -> tuple[Carry, Array]:
         c, h = carry
         f, o, g = _split(px + h @ self.w_h, 3)
         f = jax.nn.sigmoid(f)
@@ -198,13 +207,13 @@ class GRU(Cell):
     num_gates = 3
     use_bias = False
 
-    def setup(self):
+    def setup(self) -> None:
         h = self.hidden_size
         self.w_x = self.param("w_x", nn.initializers.lecun_normal(), (self._in_dim(), 3 * h))
         self.w_h = self.param("w_h", self._recurrent_init, (h, 2 * h))
         self.w_hh = self.param("w_hh", nn.initializers.orthogonal(), (h, h))
 
-    def step(self, carry, px):
+    def step(self, carry: Carry, px: Array) -> tuple[Carry, Array]:
         (h,) = carry
         xz, xr, xh = _split(px, 3)
         hz, hr = _split(h @ self.w_h, 2)
@@ -259,7 +268,7 @@ def scan(
             return fused_lstm.lstm_scan(px, cell.w_h, *carry, unroll)
         return jax.lax.scan(cell.step, carry, px, unroll=unroll)
 
-    def body(carry, xs):
+    def body(carry: Carry, xs: tuple[Array, Array]) -> tuple[Carry, Array]:
         px_t, d_t = xs
         carry, h = cell.step(carry, px_t)
         h = h + d_t
@@ -303,7 +312,7 @@ def sample_tokens(
     """
     cell.input_projection(first[:, None])  # set up parameters outside the scan's trace
 
-    def body(state, t):
+    def body(state: tuple[Carry, Array], t: Array) -> tuple[tuple[Carry, Array], Array]:
         carry, tok = state
         px = cell.input_projection(tok[:, None])[0]
         carry, h = cell.step(carry, px)

@@ -20,6 +20,8 @@ projection: [x_t, c] W = x_t W_x + c W_c, the same function with one matmul per 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -42,7 +44,7 @@ class Conditioned:
     def input_projection(self, x_seq: Array) -> Array:
         return self.cell.input_projection(x_seq) + self.ctx_proj[None]
 
-    def step(self, carry, px):
+    def step(self, carry: rnn.Carry, px: Array) -> tuple[rnn.Carry, Array]:
         return self.cell.step(carry, px)
 
 
@@ -65,7 +67,7 @@ class BiLSTMEncoder(nn.Module):
     vocab: int
     unroll: int = 1
 
-    def setup(self):
+    def setup(self) -> None:
         self.forward = rnn.make_cell("lstm", self.hidden_size, num_embeddings=self.vocab)
         self.backward = rnn.make_cell("lstm", self.hidden_size, num_embeddings=self.vocab)
         self.to_latent = nn.Dense(2 * self.latent_dim)
@@ -77,7 +79,9 @@ class BiLSTMEncoder(nn.Module):
         px = [c.input_projection(s) for c, s in zip(cells, seqs, strict=True)]
         carry = tuple(c.initial_carry(x.shape[0]) for c in cells)
 
-        def step(carry, px_t):
+        def step(
+            carry: tuple[rnn.Carry, ...], px_t: tuple[Array, ...]
+        ) -> tuple[tuple[rnn.Carry, ...], tuple[Array, ...]]:
             out = [c.step(ca, p) for c, ca, p in zip(cells, carry, px_t, strict=True)]
             return tuple(o[0] for o in out), tuple(o[1] for o in out)
 
@@ -95,13 +99,13 @@ class ConditionedLSTM(nn.Module):
     vocab: int
     unroll: int = 1
 
-    def setup(self):
+    def setup(self) -> None:
         self.cell = rnn.make_cell("lstm", self.hidden_size, num_embeddings=self.vocab)
         self.init_state = nn.Dense(2 * self.hidden_size)
         self.ctx = nn.Dense(4 * self.hidden_size, use_bias=False)
         self.readout = nn.Dense(self.vocab)
 
-    def _start(self, c: Array):
+    def _start(self, c: Array) -> tuple[Conditioned, rnn.Carry]:
         carry = tuple(jnp.split(jnp.tanh(self.init_state(c)), 2, axis=-1))
         return Conditioned(self.cell, self.ctx(c)), carry
 
@@ -112,7 +116,13 @@ class ConditionedLSTM(nn.Module):
         return jnp.swapaxes(self.readout(hs), 0, 1)
 
     def generate(
-        self, c: Array, first: Array, length: int, key: Array, temperature, banned=()
+        self,
+        c: Array,
+        first: Array,
+        length: int,
+        key: Array,
+        temperature: float | Array,
+        banned: Sequence[int] = (),
     ) -> Array:
         """(N, length) tokens, each fed back as the next input (temperature 0: greedy).
 
@@ -121,7 +131,7 @@ class ConditionedLSTM(nn.Module):
         cell, carry = self._start(c)
         allowed = jnp.ones((self.vocab,), bool).at[jnp.asarray(banned, jnp.int32)].set(False)
 
-        def readout(h):
+        def readout(h: Array) -> Array:
             return jnp.where(allowed, self.readout(h), -1e9)
 
         return rnn.sample_tokens(cell, readout, key, first, carry, length, temperature)
@@ -145,7 +155,7 @@ class SeqVAE(nn.Module):
     segment_start: str = "previous"  # previous (MusicVAE) | go
     unroll: int = 1  # lax.scan unroll factor of the teacher-forced passes
 
-    def setup(self):
+    def setup(self) -> None:
         self.encoder = BiLSTMEncoder(self.encoder_size, self.latent_dim, self.vocab, self.unroll)
         self.lower = ConditionedLSTM(self.hidden_size, self.vocab, self.unroll)
         if self.decoder == "hierarchical":
@@ -194,7 +204,7 @@ class SeqVAE(nn.Module):
         out = self.lower(self.contexts(z), self.teacher_inputs(x, drop))
         return out.reshape(x.shape[0], x.shape[1], -1)
 
-    def generate(self, z: Array, key: Array, temperature) -> Array:
+    def generate(self, z: Array, key: Array, temperature: float | Array) -> Array:
         """(B, T) tokens decoded from z, segment after segment (in parallel for "go")."""
         c, b, u = self.contexts(z), z.shape[0], self.segments
         length, banned = self.seq_len // u, (self.go, self.unk, self.pad)

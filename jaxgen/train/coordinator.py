@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 LINGER_SECONDS = 30  # > WATCH_SECONDS: the others leave on their own before it must go
@@ -60,7 +61,7 @@ class _ServiceInChild:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def get_distributed_runtime_service(self, address, num_processes, **kw):
+    def get_distributed_runtime_service(self, address: str, num_processes: int, **kw: Any) -> Any:
         tls = any(kw.get(k) for k in ("mtls_cert_file", "mtls_key_file", "mtls_ca_file"))
         if tls or kw.get("recoverable"):
             # Mutual TLS or recoverable mode: JAX's own in-process service, as JAX starts it.
@@ -70,7 +71,7 @@ class _ServiceInChild:
 
 
 @contextlib.contextmanager
-def service_in_child():
+def service_in_child() -> Iterator[None]:
     """While active, `jax.distributed.initialize` on process 0 starts the service in a child."""
     from jax._src import distributed
 

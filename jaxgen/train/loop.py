@@ -198,7 +198,9 @@ class _Run:
         self.tensorboard.close()
 
 
-def _train_locked(config, workdir, trainer, stop_at_step, t_start) -> RunResult:
+def _train_locked(
+    config: ConfigDict, workdir: Path, trainer: Trainer, stop_at_step: int | None, t_start: float
+) -> RunResult:
     """Opens the session (restoring the newest checkpoint), runs its chunks, finishes it."""
     run = _open(config, workdir, trainer)
     closed_quietly = True

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import ml_collections
 import optax
 
 from jaxgen.errors import ConfigError
 
 
-def optimizer_config(**overrides) -> ml_collections.ConfigDict:
+def optimizer_config(**overrides: Any) -> ml_collections.ConfigDict:
     cfg = ml_collections.ConfigDict(
         {
             "name": "adam",  # adam | adamw | sgd | rmsprop

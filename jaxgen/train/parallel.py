@@ -32,6 +32,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from ml_collections import ConfigDict
 
 from jaxgen.errors import ConfigError, PeerLostError
 from jaxgen.train.coordinator import service_in_child
@@ -54,7 +56,7 @@ def make_mesh() -> Mesh:
     return Mesh(np.asarray(jax.devices()), (DATA_AXIS,))
 
 
-def seed_mesh(config) -> Mesh | None:
+def seed_mesh(config: ConfigDict) -> Mesh | None:
     """The mesh of a seed-parallel run (`seed_parallel`): one axis over the local devices,
     along which the seeds' leading axis is split. None when the run is not seed-parallel.
 
@@ -169,7 +171,7 @@ def initialize_distributed() -> None:
 
 
 @contextlib.contextmanager
-def peer_errors(checkpoints: Path):
+def peer_errors(checkpoints: Path) -> Iterator[None]:
     """On several processes, a failed collective becomes a PeerLostError (one line).
 
     With Gloo, a process that dies closes its connections, and the next all-reduce or
@@ -220,7 +222,7 @@ class PeerWatch:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
 
     def _run(self) -> None:

@@ -61,7 +61,7 @@ class RunLock:
         self.path = Path(workdir) / ".lock"
         self.fd = None
 
-    def __enter__(self):
+    def __enter__(self) -> RunLock:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,7 +74,7 @@ class RunLock:
         os.write(self.fd, str(os.getpid()).encode())
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
 

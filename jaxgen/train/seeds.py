@@ -33,7 +33,7 @@ def seed_map(fn: Callable, in_axes: tuple[int | None, ...], num_seeds: int) -> C
     if num_seeds != 1:
         return jax.vmap(fn, in_axes=in_axes)
 
-    def one_seed(*args):
+    def one_seed(*args: Any) -> Any:
         args = [
             jax.tree.map(lambda a: a[0], x) if ax == 0 else x
             for x, ax in zip(args, in_axes, strict=True)

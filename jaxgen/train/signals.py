@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import types
 from typing import Any
 
 
@@ -19,7 +20,7 @@ class StopRequests:
         self.signum: int | None = None
         self._old: dict[int, Any] = {}
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum: int, frame: types.FrameType | None) -> None:
         if self.signum is not None:
             raise KeyboardInterrupt
         self.signum = signum
@@ -29,7 +30,7 @@ class StopRequests:
             flush=True,
         )
 
-    def __enter__(self):
+    def __enter__(self) -> StopRequests:
         from jaxgen.errors import PENDING_SIGNALS
 
         if PENDING_SIGNALS:  # arrived before training, where it could not stop the command
@@ -39,6 +40,6 @@ class StopRequests:
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -22,8 +22,11 @@ from jaxgen import data as data_lib
 from jaxgen.errors import ConfigError
 from jaxgen.sampling import named_key
 from jaxgen.train import parallel
-from jaxgen.train.family import Family
+from jaxgen.train.family import Array, Batch, Family, Metrics, State
 from jaxgen.train.seeds import seed_keys, seed_map
+
+if TYPE_CHECKING:
+    from jax.extend.core import Jaxpr
 
 
 def _device_split(batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
@@ -65,7 +68,7 @@ class Trainer:
         if tc.loop not in ("auto", "scan", "python"):
             raise ConfigError(f"train.loop must be auto, scan or python, got {tc.loop!r}")
         self._loop = tc.loop
-        self._chunk_fns: dict[int, Callable] = {}
+        self._chunk_fns: dict[int | str, Callable] = {}
         self._eval_fns: dict[str, Callable] = {}
         self._eval_data: dict[str, tuple[dict[str, jax.Array], jax.Array]] = {}
 
@@ -109,14 +112,16 @@ class Trainer:
         )
 
     # -- training -----------------------------------------------------------------------
-    def _perm(self, root, epoch):
+    def _perm(self, root: Array, epoch: Array) -> Array:
         if not self.config.train.shuffle:
             return jnp.arange(self.num_train)
         return jax.random.permutation(
             jax.random.fold_in(named_key(root, "shuffle"), epoch), self.num_train
         )
 
-    def _one_seed_step(self, state, root, data, perm, epoch, pos):
+    def _one_seed_step(
+        self, state: State, root: Array, data: Batch, perm: Array, epoch: Array, pos: Array
+    ) -> tuple[State, Metrics]:
         """Step `pos` of `epoch` for one seed: its batch, its key, the family's update."""
         bs = self.batch_size
         step = epoch * self.steps_per_epoch + pos
@@ -128,11 +133,13 @@ class Trainer:
         batch = parallel.shard_batch(batch, self.mesh)
         return self.family.train_step(state, batch, named_key(key, "step"))
 
-    def _one_seed_chunk(self, state, root, data, epoch, start, *, length: int):
+    def _one_seed_chunk(
+        self, state: State, root: Array, data: Batch, epoch: Array, start: Array, *, length: int
+    ) -> tuple[State, Metrics]:
         """`length` steps of one seed, from step `start` of `epoch`, as one lax.scan."""
         perm = self._perm(root, epoch)
 
-        def body(state, i):
+        def body(state: State, i: Array) -> tuple[State, Metrics]:
             return self._one_seed_step(state, root, data, perm, epoch, start + i)
 
         return jax.lax.scan(body, state, jnp.arange(length))
@@ -162,7 +169,7 @@ class Trainer:
         mesh = self.mesh.abstract_mesh  # for tracing only; it also works inside a trace
 
         def under_mesh(f: Callable) -> Callable:
-            def call(*args):
+            def call(*args: Any) -> Any:
                 with jax.sharding.use_abstract_mesh(mesh):
                     return f(*args)
 
@@ -185,7 +192,9 @@ class Trainer:
             fn = seed_map(fn, (0, 0, None, None, None), self.num_seeds)
             jitted = self._jit(fn)
 
-            def scanned(*args, should_stop=None):
+            def scanned(
+                *args: Any, should_stop: Callable[[], bool] | None = None
+            ) -> tuple[State, Metrics]:
                 return jitted(*args)
 
             scanned.lower = jitted.lower  # ahead-of-time: the bench times compilation alone
@@ -197,7 +206,14 @@ class Trainer:
             self._chunk_fns["step"] = self._jit(step)
         perm_fn, step_fn = self._chunk_fns["perm"], self._chunk_fns["step"]
 
-        def python_chunk(state, keys, data, epoch, start, should_stop=None):
+        def python_chunk(
+            state: State,
+            keys: Array,
+            data: Batch,
+            epoch: int,
+            start: int,
+            should_stop: Callable[[], bool] | None = None,
+        ) -> tuple[State, Metrics]:
             perms = perm_fn(keys, jnp.int32(epoch))
             metrics = []
             for i in range(length):
@@ -217,7 +233,9 @@ class Trainer:
         return python_chunk
 
     # -- evaluation ---------------------------------------------------------------------
-    def _masked_batch_sums(self, state, root, batch, m, i, *, split: str):
+    def _masked_batch_sums(
+        self, state: State, root: Array, batch: Batch, m: Array, i: Array | int, *, split: str
+    ) -> Metrics:
         """One evaluation batch of one seed: the family's metrics summed over real examples."""
         key = jax.random.fold_in(named_key(root, f"eval/{split}"), i)
         out = self.family.eval_step(state, batch, key)
@@ -255,8 +273,8 @@ class Trainer:
             return jax.device_get(jax.tree.map(lambda t: t / n, totals))
         if split not in self._eval_fns:
 
-            def one_seed(state, root):
-                def body(totals, xs):
+            def one_seed(state: State, root: Array) -> Metrics:
+                def body(totals: Metrics, xs: tuple[Batch, Array, Array]) -> tuple[Metrics, None]:
                     out = sums(state, root, *xs)
                     return jax.tree.map(jnp.add, totals, out), None
 
@@ -269,7 +287,7 @@ class Trainer:
         return jax.device_get(self._eval_fns[split](state, self.keys))
 
 
-def _has_conv(jaxpr) -> bool:
+def _has_conv(jaxpr: Jaxpr) -> bool:
     """Whether a jaxpr (or any jaxpr nested in it) contains a convolution."""
     for eqn in jaxpr.eqns:
         if eqn.primitive.name == "conv_general_dilated":

@@ -26,6 +26,7 @@ The cells (H = hidden size, sigma = logistic sigmoid, * = elementwise):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -233,7 +234,9 @@ _CLASSES: dict[str, type[Cell]] = {
 }
 
 
-def make_cell(name: str, hidden_size: int, x_dim: int = 0, num_embeddings: int = 0, **kw) -> Cell:
+def make_cell(
+    name: str, hidden_size: int, x_dim: int = 0, num_embeddings: int = 0, **kw: Any
+) -> Cell:
     """A cell by name (one of CELLS); give `x_dim` for float inputs or `num_embeddings`."""
     if name not in _CLASSES:
         raise ValueError(f"unknown cell {name!r}; one of {', '.join(CELLS)}")

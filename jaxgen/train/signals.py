@@ -16,7 +16,7 @@ class StopRequests:
     signal raises KeyboardInterrupt at once (the older checkpoint is kept).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.signum: int | None = None
         self._old: dict[int, Any] = {}
 

@@ -19,11 +19,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import ml_collections
+from ml_collections import ConfigDict as ConfigDict  # re-exported: configs import it from here
 
 from jaxgen.errors import ConfigError
-
-ConfigDict = ml_collections.ConfigDict
 
 
 def train_config(**overrides: Any) -> ConfigDict:

@@ -91,6 +91,8 @@ def load_module(path: str | Path) -> ModuleType:
         raise ConfigError(f"config file not found: {path}")
     name = "jaxgen_config_" + path.stem
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # Python imports only its own suffixes.
+        raise ConfigError(f"config {path} is not a Python file: give a .py with get_config()")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -11,6 +11,7 @@ cases (the VAE's KL[N(mu, sigma), N(0, I)]), which cost O(k) instead of O(k^3).
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -75,7 +76,7 @@ def kl_monte_carlo(
 # -- log-densities ------------------------------------------------------------------------
 def mvn_log_prob(x: Array, mean: Array, cov: Array) -> Array:
     """log N(x; mean, cov) for x of shape (..., k) and a full covariance (k, k)."""
-    return jax.scipy.stats.multivariate_normal.logpdf(x, mean, cov)
+    return cast(Array, jax.scipy.stats.multivariate_normal.logpdf(x, mean, cov))
 
 
 def diag_gaussian_log_prob(x: Array, mean: Array, log_var: Array) -> Array:

@@ -91,7 +91,8 @@ def _on_signal(signum: int, frame: types.FrameType | None) -> None:
     if _unsafe_to_raise(frame):
         # Inside an import or a finalizer the exception would be printed as a traceback (or
         # ignored): deliver the signal again a moment later, once out of there.
-        timer = threading.Timer(0.05, lambda: PENDING_SIGNALS and os.kill(os.getpid(), signum))
+        # `and` guards the kill: mypy objects to using the value of a None-returning call.
+        timer = threading.Timer(0.05, lambda: PENDING_SIGNALS and os.kill(os.getpid(), signum))  # type: ignore[func-returns-value]
         timer.daemon = True
         timer.start()
         return

@@ -93,7 +93,8 @@ def _record_experiment(workdir: str, spec: str, config: ConfigDict) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    code = run_cli(lambda: _quiet() or run(argv))
+    # `_quiet() or` runs it first: mypy objects to using the value of a None-returning call.
+    code = run_cli(lambda: _quiet() or run(argv))  # type: ignore[func-returns-value]
     if code and _in_multi_process_job():
         # JAX's exit handler waits at a shutdown barrier for every process; with a peer gone
         # (or about to go) it aborts with pages of logs after the one line already printed.

@@ -14,6 +14,9 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy.typing as npt
     from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
@@ -135,7 +138,7 @@ def _plain_log_ticks(axis: Axis) -> None:
 
 
 def curves(
-    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    series: Mapping[str, tuple[npt.ArrayLike, npt.ArrayLike]],
     path: Path,
     xlabel: str = "step",
     ylabel: str = "",
@@ -225,7 +228,7 @@ def bars(
         >>> p.is_file()
         True
     """
-    x = np.arange(len(groups))
+    x: np.ndarray = np.arange(len(groups))
     n = len(series)
     w = 0.8 / n
     fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(groups) * max(1, n / 2)), 3.5))

@@ -34,7 +34,7 @@ _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
 _APPLIED = "glibc: 1 arena, no mmap, no trim"
 
-_state = {"settings": None}
+_state: dict[str, str | None] = {"settings": None}
 
 
 def _glibc() -> ctypes.CDLL | None:

@@ -102,6 +102,7 @@ def test_a_run_config_from_before_a_key_existed_loads_with_its_default():
             "num_epochs",
         ),
         (["--config", "experiments/nope.py", "--workdir", "WD"], "not found"),
+        (["--config", "README.md", "--workdir", "WD"], "not a Python file"),
         (["--config", CONFIG], "--workdir"),
     ],
 )

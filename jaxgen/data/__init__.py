@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from ml_collections import ConfigDict
@@ -114,7 +114,7 @@ def _postprocess(splits: Splits, cfg: ConfigDict) -> Splits:
     if cfg.get("classes"):
         splits = filter_classes(splits, cfg.classes)
     if cfg.get("num_train"):
-        splits.train = _subset(splits.train, slice(0, int(cfg.num_train)))
+        splits.train = cast(Batch, _subset(splits.train, slice(0, int(cfg.num_train))))
     if cfg.get("num_test"):
         for name in ("val", "test"):
             setattr(splits, name, _subset(getattr(splits, name), slice(0, int(cfg.num_test))))

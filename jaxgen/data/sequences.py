@@ -118,7 +118,7 @@ def copy_memory(cfg: ConfigDict) -> Splits:
         "num_symbols": k,
         "baseline_nats": copy_baseline_nats(lag, k),
     }
-    return Splits(*parts, info=info)
+    return Splits(*parts, info=info)  # type: ignore[misc]  # mypy cannot size *parts (3)
 
 
 # Digit strings for seq2seq: 0-9 digits, then '+', PAD, GO, EOS.
@@ -184,4 +184,4 @@ def seq2seq(cfg: ConfigDict) -> Splits:
     n = int(cfg.get("num_points", 50_000))
     parts = [seq2seq_strings(rng, m, nd, task) for m in (n, 2000, 5000)]
     info = {"vocab_size": S2S_VOCAB, "task": task, "max_digits": nd, "chars": S2S_CHARS}
-    return Splits(*parts, info=info)
+    return Splits(*parts, info=info)  # type: ignore[misc]  # mypy cannot size *parts (3)

@@ -28,7 +28,7 @@ _INDEX = np.full(0x110000, VOCAB.index(OOV), np.int32)
 _INDEX[[ord(c) for c in VOCAB]] = np.arange(len(VOCAB))
 
 
-def stdlib_files(root: str | None = None) -> list[Path]:
+def stdlib_files(root: str | Path | None = None) -> list[Path]:
     """The corpus files, sorted by name."""
     root = Path(root or sysconfig.get_paths()["stdlib"])
     files = sorted(root.glob("*.py"))
@@ -54,7 +54,7 @@ def split_files(files: list[Path]) -> dict[str, list[Path]]:
     return out
 
 
-def subpackage_files(root: str | None = None) -> list[Path]:
+def subpackage_files(root: str | Path | None = None) -> list[Path]:
     """The `*.py` files in the standard library's subfolders (its packages and its own test
     suite), sorted; third-party `site-packages` / `dist-packages` left out."""
     root = Path(root or sysconfig.get_paths()["stdlib"])

@@ -131,7 +131,7 @@ def one_class_aurocs(
     family: Any,
     state: State,
     x_test: np.ndarray,
-    labels: np.ndarray,
+    labels: np.ndarray | jax.Array,
     x_val: np.ndarray,
     batch_size: int,
 ) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -81,8 +81,10 @@ def learning_curves(
     """
     from jaxgen import plotting
 
-    curves = {name: metric_curve(run, metric, split) for name, run in runs.items()}
-    curves = {name: c for name, c in curves.items() if c is not None}
+    curves: Mapping[str, Curve | None] = {
+        name: metric_curve(run, metric, split) for name, run in runs.items()
+    }
+    curves = cast(dict[str, Curve], {name: c for name, c in curves.items() if c is not None})
     if not curves:
         return None
     cpu = all(c.clock == "train_cpu_seconds" for c in curves.values())

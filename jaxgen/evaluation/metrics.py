@@ -17,7 +17,10 @@ Array = jax.Array
 
 
 def in_batches(
-    fn: Callable[..., Array], *arrays: np.ndarray | None, batch_size: int = 2000, axis: int = 0
+    fn: Callable[..., Array],
+    *arrays: np.ndarray | Array | None,
+    batch_size: int = 2000,
+    axis: int = 0,
 ) -> np.ndarray:
     """`fn(*arrays)` computed `batch_size` examples at a time, the outputs joined on `axis`.
 
@@ -73,7 +76,7 @@ def auroc_pairs(scores: ArrayLike, labels: ArrayLike) -> float:
     return float(((p > n) + 0.5 * (p == n)).mean())
 
 
-def mse_per_example(x: Array, x_hat: Array) -> Array:
+def mse_per_example(x: Array | np.ndarray, x_hat: Array | np.ndarray) -> Array:
     """Mean squared error per example, averaged over features: (B, ...) -> (B,)."""
     d = (x - x_hat).reshape(x.shape[0], -1)
     return jnp.mean(d**2, axis=-1)
@@ -84,7 +87,7 @@ def psnr_from_mse(mse: Array, max_val: float = 1.0) -> Array:
     return 10.0 * jnp.log10(max_val**2 / jnp.maximum(mse, 1e-12))
 
 
-def psnr(x: Array, x_hat: Array, max_val: float = 1.0) -> Array:
+def psnr(x: Array | np.ndarray, x_hat: Array | np.ndarray, max_val: float = 1.0) -> Array:
     """PSNR per example in dB (images in [0, max_val]): (B, ...) -> (B,)."""
     return psnr_from_mse(mse_per_example(x, x_hat), max_val)
 

@@ -203,7 +203,7 @@ def python_likeness(samples: list[str], collapse_run: int = 40) -> dict[str, flo
     """
     if not samples:
         raise ValueError("python_likeness needs at least one sample")
-    tests = {"keyword": [], "indented": [], "brackets": [], "collapsed": []}
+    tests: dict[str, list[bool]] = {"keyword": [], "indented": [], "brackets": [], "collapsed": []}
     stuck = []
     for s in samples:
         tests["keyword"].append(bool(_KEYWORD.search(s)))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -79,7 +79,9 @@ def bpc_with_cache(
     """Bits per character with a continuous cache of each stream's last `size` positions,
     for every (theta, lambda): (A, L). With `adapt_lr` the weights follow the model's own
     loss, so they are the same at every grid point."""
-    return _read(model, params, ids, streams, chunk, adapt_lr, (size, thetas, lambdas))
+    return cast(
+        np.ndarray, _read(model, params, ids, streams, chunk, adapt_lr, (size, thetas, lambdas))
+    )
 
 
 def _read(
@@ -98,8 +100,9 @@ def _read(
     def nll(
         params: Any, carry: tuple[Carry, ...], xc: jax.Array, yc: jax.Array
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array, tuple[Carry, ...]]]:
-        hs, logits, carry = model.apply(
-            {"params": params}, xc, carry=carry, method="hiddens_and_logits"
+        hs, logits, carry = cast(
+            "tuple[jax.Array, jax.Array, tuple[Carry, ...]]",
+            model.apply({"params": params}, xc, carry=carry, method="hiddens_and_logits"),
         )
         lp = jnp.take_along_axis(jax.nn.log_softmax(logits), yc.T[..., None], -1)[..., 0]
         return -lp.sum(), (hs, lp, carry)
@@ -116,7 +119,8 @@ def _read(
         else:
             total, (hs, lp, carry) = nll(params, carry, xc, yc)
         if cache is not None:
-            total, *mem = seq_eval.cache_chunk_nats(hs, lp, yc, *mem, *cache[1:])
+            # mem is (keys, vals): mypy cannot count the arguments a list unpacks to.
+            total, *mem = seq_eval.cache_chunk_nats(hs, lp, yc, *mem, *cache[1:])  # type: ignore[call-arg, arg-type]
         return params, carry, mem, total
 
     carry = model.apply({"params": params}, streams, method="initial_carry")
@@ -126,7 +130,7 @@ def _read(
             jnp.zeros((streams, cache[0], model.hidden_size), jnp.float32),
             jnp.full((streams, cache[0]), -1, jnp.int32),
         ]
-    total = 0.0
+    total: float | np.ndarray = 0.0
     for s in range(0, n, chunk):  # a host loop over chunks; each chunk is one scan
         xc, yc = jnp.asarray(x[:, s : s + chunk]), jnp.asarray(y[:, s : s + chunk])
         params, carry, mem, nats = run(params, carry, mem, xc, yc)

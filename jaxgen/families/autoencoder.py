@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -122,10 +122,10 @@ class Autoencoder(nn.Module):
 
     def setup(self) -> None:
         if self.arch == "conv":
-            self.encoder = ConvEncoder(
+            self.encoder: ConvEncoder | MLP = ConvEncoder(
                 features=tuple(self.conv_features), out_dim=self.code_size, act=self.act
             )
-            self.decoder = ConvDecoder(
+            self.decoder: ConvDecoder | MLP = ConvDecoder(
                 out_shape=tuple(self.out_shape),
                 features=tuple(reversed(self.conv_features)),
                 start_features=self.conv_features[-1],
@@ -159,7 +159,14 @@ class VQState(train_state.TrainState):
 class AutoencoderFamily(Family):
     """Undercomplete, sparse, contractive, denoising or vector-quantized AE (`model.kind`)."""
 
-    public_api = ("encode", "decode", "reconstruct", "corrupt", "jacobian_norm", "code_stats")
+    public_api: tuple[str, ...] = (
+        "encode",
+        "decode",
+        "reconstruct",
+        "corrupt",
+        "jacobian_norm",
+        "code_stats",
+    )
 
     def __init__(self, config: ConfigDict):
         super().__init__(config)
@@ -267,7 +274,7 @@ class AutoencoderFamily(Family):
             return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
         # The codebook starts on the first batch's encoder outputs (a data-dependent start,
         # as k-means initialisations do), so no code begins far from the data.
-        z = module.apply({"params": params}, batch["x"], method="encode")
+        z = cast(jax.Array, module.apply({"params": params}, batch["x"], method="encode"))
         z = z.reshape(-1, self.vq_dim)
         k_pick, k_noise = jax.random.split(named_key(key, "codebook"))
         pick = z[jax.random.randint(k_pick, (self.num_codes,), 0, z.shape[0])]
@@ -302,14 +309,17 @@ class AutoencoderFamily(Family):
         z = encode(x_in)
         if self.kind == "vq":
             z_e = z
-            z, idx = self.quantize(z_e, book)
+            z, idx = self.quantize(z_e, cast(vq.Codebook, book))
         out = apply_fn({"params": params}, z, method="decode")
         rec = self.loss_fn(x, out).mean()  # Against the clean x, also when denoising.
+        aux: dict[str, Any]
         total, aux = rec, {"reconstruction": rec}
         if self.kind == "vq":
             # Per image: summed over its L vectors, as the reconstruction sums over pixels.
             ze = z_e.reshape(-1, self.vq_dim)
-            commit = vq.commitment(ze, book["embed"][idx.reshape(-1)]).reshape(len(x), -1)
+            commit = vq.commitment(ze, cast(vq.Codebook, book)["embed"][idx.reshape(-1)]).reshape(
+                len(x), -1
+            )
             aux["commitment"] = commit.sum(1).mean()
             aux["perplexity"] = vq.perplexity(idx.reshape(-1), self.num_codes)
             aux["_vq"] = (ze, idx.reshape(-1))  # for the codebook update; not a metric
@@ -335,7 +345,7 @@ class AutoencoderFamily(Family):
         state = state.apply_gradients(grads=grads)
         if self.kind == "vq":
             ze, idx = aux.pop("_vq")
-            book = vq.ema_update(book, ze, idx, self.decay)
+            book = vq.ema_update(cast(vq.Codebook, book), ze, idx, self.decay)
             if self.restart > 0:
                 book = vq.restart_dead(book, ze, named_key(key, "restart"), self.restart)
             aux["dead_codes"] = jnp.sum(state.codebook["count"] < self.restart)

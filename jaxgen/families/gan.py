@@ -75,7 +75,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -185,7 +185,7 @@ def gradient_penalty(
     if kind == "none":
         return jnp.zeros((), real.dtype)
     if kind == "gp":
-        e = jax.random.uniform(key, (real.shape[0] // group,), real.dtype)
+        e = jax.random.uniform(cast(jax.Array, key), (real.shape[0] // group,), real.dtype)
         e = jnp.repeat(e, group).reshape((-1,) + (1,) * (real.ndim - 1))
         at = e * real + (1.0 - e) * fake
     elif kind in ("r1", "r2"):
@@ -284,14 +284,16 @@ class GANFamily(Family):
         if m.arch == "conv":
             if len(shape) != 3:
                 raise ConfigError(f"model.arch='conv' needs images (H, W, C), got shape {shape}")
-            g = ConvGenerator(
+            g: ConvGenerator | MLPGenerator = ConvGenerator(
                 out_shape=tuple(shape),
                 features=tuple(m.conv_g_features),
                 start_features=m.conv_g_start,
                 act=m.g_activation,
                 out_act=m.g_out,
             )
-            d = ConvDiscriminator(features=tuple(m.conv_d_features), act=m.d_activation)
+            d: ConvDiscriminator | MLPDiscriminator = ConvDiscriminator(
+                features=tuple(m.conv_d_features), act=m.d_activation
+            )
         else:
             g = MLPGenerator(tuple(m.g_hidden), tuple(shape), m.g_activation, m.g_out)
             d = MLPDiscriminator(tuple(m.d_hidden), m.d_activation)
@@ -496,7 +498,7 @@ class GANFamily(Family):
             labels = jnp.repeat(jnp.arange(k), 10) if k else None  # a row per class
             n = 10 * k if k else 100
             samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, n, labels))
-            samples = to_unit(samples, self.config.dataset)
+            samples = cast(np.ndarray, to_unit(samples, self.config.dataset))
             plotting.image_grid(samples, figs / "samples.png", title="GAN samples")
             return out
         n = 2500 if x_test is None else max(2500, len(x_test))
@@ -507,7 +509,8 @@ class GANFamily(Family):
             cov = mode_coverage(samples[:2500], splits.info["means"], splits.info["stds"])
             out.update(modes_captured=cov["modes_captured"], high_quality=cov["high_quality"])
             plotting.scatter_panels(
-                {"data": x_test[:2500], "GAN": samples[:2500]}, figs / "samples.png"
+                {"data": cast(np.ndarray, x_test)[:2500], "GAN": samples[:2500]},
+                figs / "samples.png",
             )
         elif shape == (1,) and x_test is not None:
             from jaxgen.evaluation.fid import wasserstein_1d

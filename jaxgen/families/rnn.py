@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import flax.linen as nn
 import jax
@@ -144,7 +144,7 @@ class SequenceModel(nn.Module):
     dropout: float = 0.0
 
     def setup(self) -> None:
-        kw = {"forget_bias": self.forget_bias, "chrono_tmax": self.chrono_tmax}
+        kw: dict[str, Any] = {"forget_bias": self.forget_bias, "chrono_tmax": self.chrono_tmax}
         self.rnn = rnn.make_cell(
             self.cell, self.hidden_size, x_dim=self.x_dim, num_embeddings=self.num_embeddings, **kw
         )
@@ -317,14 +317,17 @@ class RNNFamily(Family):
         `dropout_key` turns training mode on (dropout, if the model has any).
         """
         model = self.net(params)
-        out, carry = model.apply(
-            {"params": params},
-            batch["x"],
-            self._lengths(batch),
-            carry=carry,
-            h_offsets=h_offsets,
-            train=dropout_key is not None,
-            rngs=None if dropout_key is None else {"dropout": dropout_key},
+        out, carry = cast(
+            "tuple[Array, tuple[rnn.Carry, ...]]",
+            model.apply(
+                {"params": params},
+                batch["x"],
+                self._lengths(batch),
+                carry=carry,
+                h_offsets=h_offsets,
+                train=dropout_key is not None,
+                rngs=None if dropout_key is None else {"dropout": dropout_key},
+            ),
         )
         return self._metrics(out, batch), carry
 
@@ -393,13 +396,16 @@ class RNNFamily(Family):
         self, state: State, key: Array, prime: Array, length: int, temperature: float | Array = 1.0
     ) -> Array:
         """One-to-many: continue int prime (B, P) by `length` sampled characters."""
-        return self.net(state.params).apply(
-            {"params": state.params},
-            key,
-            prime,
-            length,
-            jnp.asarray(temperature, jnp.float32),
-            method="generate",
+        return cast(
+            Array,
+            self.net(state.params).apply(
+                {"params": state.params},
+                key,
+                prime,
+                length,
+                jnp.asarray(temperature, jnp.float32),
+                method="generate",
+            ),
         )
 
     def sample(self, state: State, key: Array, num: int) -> Array:
@@ -433,7 +439,7 @@ class RNNFamily(Family):
         if task == "adding":
             # The loop's test mean of `wrong` times the count is the paper's error count
             # (a float32 sum of 0/1 below 2^24 is exact); no extra compile needed here.
-            return {"test_sequences": int(len(splits.test["x"]))}
+            return {"test_sequences": int(len(cast(dict[str, np.ndarray], splits.test)["x"]))}
         if task == "copy":
             return {"baseline_nats": splits.info["baseline_nats"]}
         if task == "lm" and "test_ids" in splits.info:  # a text corpus, not other tokens
@@ -481,14 +487,14 @@ class RNNFamily(Family):
         held_out = text.decode_fast(ids)
         streams = m.get("eval_streams", 64)
         bpc = self.stream_bpc(state, ids, streams)
-        more = {}
+        more: dict[str, Any] = {}
         if m.dynamic_eval_lrs:
             val_ids = info["val_ids"][: len(ids)]
             tried = {
                 float(lr): self.stream_bpc(state, val_ids, streams, adapt_lr=lr)
                 for lr in m.dynamic_eval_lrs
             }
-            best = min(tried, key=tried.get)
+            best = min(tried, key=tried.get)  # type: ignore[arg-type]  # every key is in tried
             more = {
                 "dynamic_eval_val_bpc_by_lr": {str(k): v for k, v in tried.items()},
                 "dynamic_eval_lr": best,

@@ -9,7 +9,7 @@ EOS matches (exact match).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import flax.linen as nn
 import jax
@@ -55,7 +55,7 @@ class Seq2Seq(nn.Module):
     forget_bias: float = 1.0
 
     def setup(self) -> None:
-        kw = {"num_embeddings": self.vocab, "forget_bias": self.forget_bias}
+        kw: dict[str, Any] = {"num_embeddings": self.vocab, "forget_bias": self.forget_bias}
         self.encoder = rnn.make_cell(self.cell, self.hidden_size, **kw)
         self.decoder = rnn.make_cell(self.cell, self.hidden_size, **kw)
         self.readout = nn.Dense(self.vocab)
@@ -105,7 +105,9 @@ class Seq2SeqFamily(Family):
         return train_state.TrainState.create(apply_fn=self.model.apply, params=params, tx=tx)
 
     def _loss(self, params: Any, batch: Batch) -> tuple[Array, Array]:
-        logits = self.model.apply({"params": params}, batch["x"], _teacher_inputs(batch["y"]))
+        logits = cast(
+            Array, self.model.apply({"params": params}, batch["x"], _teacher_inputs(batch["y"]))
+        )
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"].T)
         token_acc = (jnp.argmax(logits, -1) == batch["y"].T).mean(0)
         return ce.mean(0), token_acc
@@ -131,10 +133,13 @@ class Seq2SeqFamily(Family):
         }
 
     def translate(self, state: State, src: Array, length: int) -> Array:
-        return self.model.apply({"params": state.params}, src, length, method="greedy")
+        return cast(Array, self.model.apply({"params": state.params}, src, length, method="greedy"))
 
     def report(self, state: State, splits: Splits, workdir: Path, key: Array) -> dict[str, Any]:
-        x, y = splits.test["x"][:10], splits.test["y"]
+        x, y = (
+            cast(dict[str, np.ndarray], splits.test)["x"][:10],
+            cast(dict[str, np.ndarray], splits.test)["y"],
+        )
         pred = np.asarray(jax.jit(self.translate, static_argnums=2)(state, x, y.shape[1]))
         rows = [
             {

@@ -28,7 +28,7 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -185,13 +185,13 @@ class SeqVAEFamily(Family):
     def _logits(
         self, params: Any, z: jax.Array, x: jax.Array, drop: jax.Array | None = None
     ) -> jax.Array:
-        return self.model.apply({"params": params}, z, x, drop, method="logits")
+        return cast(jax.Array, self.model.apply({"params": params}, z, x, drop, method="logits"))
 
     def _generate(
         self, params: Any, z: jax.Array, key: jax.Array, temperature: float | jax.Array
     ) -> jax.Array:
         t = jnp.asarray(temperature, jnp.float32)
-        return self.model.apply({"params": params}, z, key, t, method="generate")
+        return cast(jax.Array, self.model.apply({"params": params}, z, key, t, method="generate"))
 
     # -- likelihood ------------------------------------------------------------------------
     def log_weights(

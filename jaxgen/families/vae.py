@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -115,8 +115,8 @@ class VAE(nn.Module):
     def setup(self) -> None:
         d = math.prod(self.out_shape)
         if self.arch == "mlp":
-            self.encoder = MLP((*self.hidden, 2 * self.latent_dim), act=self.act)
-            self.decoder = MLP((*reversed(self.hidden), d), act=self.act)
+            self.encoder: MLP | ConvEncoder = MLP((*self.hidden, 2 * self.latent_dim), act=self.act)
+            self.decoder: MLP | ConvDecoder = MLP((*reversed(self.hidden), d), act=self.act)
         else:
             self.encoder = ConvEncoder(self.conv_features, 2 * self.latent_dim, act=self.act)
             self.decoder = ConvDecoder(
@@ -350,7 +350,11 @@ class VAEFamily(Family):
 
     # -- end-of-run report ----------------------------------------------------------------
     def active_units(
-        self, state: State, x: np.ndarray, batch_size: int = 1000, y: np.ndarray | None = None
+        self,
+        state: State,
+        x: np.ndarray,
+        batch_size: int = 1000,
+        y: np.ndarray | jax.Array | None = None,
     ) -> dict[str, Any]:
         """Burda et al.'s active units: Var over data of E[z_u|x] above the threshold."""
         enc = jax.jit(self.encode)
@@ -375,7 +379,7 @@ class VAEFamily(Family):
             labels = jnp.repeat(jnp.arange(k), 10)
             samples = np.asarray(jax.jit(self.sample, static_argnums=2)(state, key, 10 * k, labels))
             plotting.image_grid(samples, figs / "samples.png", ncols=10, title="one row per class")
-            rec = np.asarray(jax.jit(self.reconstruct)(state, x[:10], y[:10]))
+            rec = np.asarray(jax.jit(self.reconstruct)(state, x[:10], cast(jax.Array, y)[:10]))
             plotting.image_rows(
                 [x[:10], rec], ["test", "reconstruction"], figs / "reconstructions.png"
             )
@@ -435,11 +439,11 @@ def beta_train_step(
 
 
 def active_units(
-    encode: Callable[[np.ndarray, np.ndarray | None], jax.Array],
+    encode: Callable[[np.ndarray, np.ndarray | jax.Array | None], jax.Array],
     x: np.ndarray,
     threshold: float,
     batch_size: int = 1000,
-    y: np.ndarray | None = None,
+    y: np.ndarray | jax.Array | None = None,
 ) -> dict[str, Any]:
     """Burda et al.'s active units of posterior means `encode(x_batch, y_batch)`.
 

@@ -36,7 +36,7 @@ def fit(x: jax.Array, num_components: int) -> PCA:
     _, s, vt = jnp.linalg.svd(x - mean, full_matrices=False)
     var = s**2 / (n - 1)
     k = num_components
-    return PCA(
+    return PCA(  # type: ignore[call-arg]  # chex.dataclass's __init__ is unseen by mypy
         mean=mean,
         components=vt[:k],
         explained_variance=var[:k],

@@ -26,7 +26,7 @@ The cells (H = hidden size, sigma = logistic sigmoid, * = elementwise):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import flax.linen as nn
 import jax
@@ -37,6 +37,20 @@ from jaxgen.models import fused_lstm
 
 Array = jax.Array
 Carry = tuple[Array, ...]
+
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    CarryT = TypeVar("CarryT")
+
+    class Steps(Protocol[CarryT]):
+        """What `sample_tokens` runs: a bound `Cell`, or a wrapper with its `input_projection`
+        and `step` (a cell fed a context, a stack of cells with a carry per layer)."""
+
+        def input_projection(self, x_seq: Array) -> Array: ...
+
+        def step(self, carry: CarryT, px: Array) -> tuple[CarryT, Array]: ...
+
 
 CELLS = ("rnn", "lstm", "peephole", "coupled", "gru")
 
@@ -159,7 +173,7 @@ class LSTM(Cell):
 
     def step(self, carry: Carry, px: Array) -> tuple[Carry, Array]:
         # sigma and tanh of the four gates as one tanh pass; see `fused_lstm`.
-        return fused_lstm.lstm_cell(self.w_h, carry, px)
+        return fused_lstm.lstm_cell(self.w_h, cast(tuple[Array, Array], carry), px)
 
 
 class PeepholeLSTM(LSTM):
@@ -288,12 +302,12 @@ def last_valid(hs: Array, lengths: Array | None) -> Array:
     return hs[idx, jnp.arange(hs.shape[1])]
 
 
-def sample_tokens(
-    cell: Cell,
+def sample_tokens(  # noqa: UP047  (CarryT exists for type checkers only: no runtime change)
+    cell: Steps[CarryT],
     readout: Callable[[Array], Array],
     key: Array,
     first: Array,
-    carry: Carry,
+    carry: CarryT,
     length: int,
     temperature: float | Array = 1.0,
 ) -> Array:
@@ -315,7 +329,7 @@ def sample_tokens(
     """
     cell.input_projection(first[:, None])  # set up parameters outside the scan's trace
 
-    def body(state: tuple[Carry, Array], t: Array) -> tuple[tuple[Carry, Array], Array]:
+    def body(state: tuple[CarryT, Array], t: Array) -> tuple[tuple[CarryT, Array], Array]:
         carry, tok = state
         px = cell.input_projection(tok[:, None])[0]
         carry, h = cell.step(carry, px)

@@ -112,7 +112,8 @@ class ConditionedLSTM(nn.Module):
     def __call__(self, c: Array, inputs: Array) -> Array:
         """Teacher forcing: c (N, C), inputs (N, S) -> logits (N, S, V)."""
         cell, carry = self._start(c)
-        _, hs = rnn.scan(cell, inputs, carry, unroll=self.unroll)
+        # A Conditioned cell has what `rnn.scan` uses when given a carry (not initial_carry).
+        _, hs = rnn.scan(cell, inputs, carry, unroll=self.unroll)  # type: ignore[arg-type]
         return jnp.swapaxes(self.readout(hs), 0, 1)
 
     def generate(

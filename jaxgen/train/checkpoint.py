@@ -289,7 +289,7 @@ class Checkpointer:
         self.manager.close()
 
 
-def _is_enospc(e: BaseException) -> bool:
+def _is_enospc(e: BaseException | None) -> bool:
     while e is not None:
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
             return True

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any, cast
 
 LINGER_SECONDS = 30  # > WATCH_SECONDS: the others leave on their own before it must go
 
@@ -44,8 +44,8 @@ class Sidecar:
     def shutdown(self) -> None:
         """Called by `jax.distributed.shutdown` after this process's client has left."""
         with contextlib.suppress(OSError, ValueError):
-            self.proc.stdin.write(b"shutdown\n")
-            self.proc.stdin.close()
+            cast(IO[bytes], self.proc.stdin).write(b"shutdown\n")
+            cast(IO[bytes], self.proc.stdin).close()
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -382,10 +382,10 @@ def _finish(run: _Run, t_start: float) -> RunResult:
     train_seconds = time.time() - run.t_train
     cpu_seconds = time.process_time() - run.t_cpu
     if step < total:
-        summary = {"stopped_at_step": step, "steps": total}
+        summary: dict[str, Any] = {"stopped_at_step": step, "steps": total}
         return RunResult(config, family, state, splits, workdir, summary)
 
-    summary: dict[str, Any] = {
+    summary = {
         "steps": total,
         "epochs": tc.num_epochs,
         "num_seeds": config.num_seeds,

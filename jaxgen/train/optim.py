@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import ml_collections
 import optax
@@ -41,7 +41,7 @@ def make_schedule(cfg: ml_collections.ConfigDict, total_steps: int | None) -> op
             "total_steps to the family's init"
         )
     if cfg.schedule == "cosine":
-        return optax.cosine_decay_schedule(cfg.lr, max(total_steps, 1))
+        return optax.cosine_decay_schedule(cfg.lr, max(cast(int, total_steps), 1))
     if cfg.schedule == "warmup_cosine":
         return optax.warmup_cosine_decay_schedule(
             0.0, cfg.lr, cfg.warmup_steps, max(total_steps, cfg.warmup_steps + 1)

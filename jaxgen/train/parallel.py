@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -157,7 +157,7 @@ def initialize_distributed() -> None:
     # (after WATCH_SECONDS), before the coordination service's own verdict, which aborts
     # the others with pages of logs after HEARTBEAT_SECONDS. (JAX's recoverable mode would
     # spare that, but its shutdown lets process 0 leave before the others, which then abort.)
-    kwargs = {"heartbeat_timeout_seconds": HEARTBEAT_SECONDS}
+    kwargs: dict[str, Any] = {"heartbeat_timeout_seconds": HEARTBEAT_SECONDS}
     if "JAX_COORDINATOR_ADDRESS" in os.environ:
         kwargs |= dict(
             coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
@@ -187,7 +187,7 @@ def peer_errors(checkpoints: Path) -> Iterator[None]:
         raise peer_lost(e, checkpoints) from None
 
 
-def lost_peer(e: BaseException) -> bool:
+def lost_peer(e: BaseException | None) -> bool:
     """Whether `e` is a collective or coordination failure (on several processes, the sign
     of a peer that stopped), possibly wrapped by a library such as orbax."""
     while e is not None:
@@ -228,7 +228,11 @@ class PeerWatch:
     def _run(self) -> None:
         from jax._src import distributed  # the job's client; multihost_utils uses it too
 
-        client, me, n = distributed.global_state.client, jax.process_index(), jax.process_count()
+        client, me, n = (
+            cast(Any, distributed.global_state.client),  # set: the job is multi-process
+            jax.process_index(),
+            jax.process_count(),
+        )
         last: dict[int, tuple[str, float]] = {}
         beat = 0
         while not self._stop.wait(self.every):

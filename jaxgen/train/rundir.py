@@ -8,7 +8,7 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -21,7 +21,7 @@ def environment() -> dict[str, Any]:
     """Versions, backend and devices: what reproducing a run bit for bit depends on."""
     import importlib.metadata as md
 
-    pkgs = {}
+    pkgs: dict[str, str | None] = {}
     for name in (
         "jax",
         "jaxlib",
@@ -59,7 +59,7 @@ class RunLock:
 
     def __init__(self, workdir: Path):
         self.path = Path(workdir) / ".lock"
-        self.fd = None
+        self.fd: int | None = None
 
     def __enter__(self) -> RunLock:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -75,8 +75,8 @@ class RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        fcntl.flock(cast(int, self.fd), fcntl.LOCK_UN)
+        os.close(cast(int, self.fd))
 
 
 def _jsonable(v: Any) -> Any:

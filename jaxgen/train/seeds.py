@@ -34,7 +34,7 @@ def seed_map(fn: Callable, in_axes: tuple[int | None, ...], num_seeds: int) -> C
         return jax.vmap(fn, in_axes=in_axes)
 
     def one_seed(*args: Any) -> Any:
-        args = [
+        args = [  # type: ignore[assignment]  # *args rebound as a list
             jax.tree.map(lambda a: a[0], x) if ax == 0 else x
             for x, ax in zip(args, in_axes, strict=True)
         ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -102,7 +102,7 @@ class Trainer:
         sharding to change topology)."""
         shapes = jax.eval_shape(self._init_fn(), self.keys)
         if self.seed_mesh is not None:
-            sharding = parallel.seed_sharding(self.seed_mesh)
+            sharding: jax.sharding.Sharding = parallel.seed_sharding(self.seed_mesh)
         elif self.mesh is None:
             sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
         else:
@@ -176,7 +176,8 @@ class Trainer:
             return call
 
         wrapped = under_mesh(jitted)
-        wrapped.lower = under_mesh(jitted.lower)  # the bench compiles ahead of time
+        # The bench compiles ahead of time (a function attribute, which mypy cannot type).
+        wrapped.lower = under_mesh(jitted.lower)  # type: ignore[attr-defined]
         return wrapped
 
     def chunk_fn(self, length: int) -> Callable:
@@ -188,7 +189,7 @@ class Trainer:
         if length in self._chunk_fns:
             return self._chunk_fns[length]
         if not self.uses_python_loop():
-            fn = partial(self._one_seed_chunk, length=length)
+            fn: Callable = partial(self._one_seed_chunk, length=length)
             fn = seed_map(fn, (0, 0, None, None, None), self.num_seeds)
             jitted = self._jit(fn)
 
@@ -197,7 +198,9 @@ class Trainer:
             ) -> tuple[State, Metrics]:
                 return jitted(*args)
 
-            scanned.lower = jitted.lower  # ahead-of-time: the bench times compilation alone
+            # Ahead-of-time: the bench times compilation alone (a function attribute, which
+            # mypy cannot type).
+            scanned.lower = jitted.lower  # type: ignore[attr-defined]
             self._chunk_fns[length] = scanned
             return scanned
         if "step" not in self._chunk_fns:
@@ -248,13 +251,15 @@ class Trainer:
         bs = min(self.config.train.eval_batch_size, n)
         num_batches = math.ceil(n / bs)
         if split not in self._eval_data:
-            padded = {
+            padded: dict[str, Any] = {  # host arrays here, device arrays below
                 k: np.concatenate([v, np.repeat(v[:1], num_batches * bs - n, 0)]).reshape(
                     num_batches, bs, *v.shape[1:]
                 )
                 for k, v in data.items()
             }
-            mask = (np.arange(num_batches * bs) < n).reshape(num_batches, bs)
+            mask: np.ndarray | jax.Array = (np.arange(num_batches * bs) < n).reshape(
+                num_batches, bs
+            )
             self._eval_data[split] = self._replicate(
                 (_device_split(padded), jnp.asarray(mask, jnp.float32))
             )
@@ -295,6 +300,6 @@ def _has_conv(jaxpr: Jaxpr) -> bool:
         for param in eqn.params.values():
             for sub in param if isinstance(param, (list, tuple)) else (param,):
                 inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns") and _has_conv(inner):
+                if hasattr(inner, "eqns") and _has_conv(cast("Jaxpr", inner)):
                     return True
     return False

@@ -26,6 +26,7 @@ test: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	$(PY) -m mypy
 
 format: setup
 	.venv/bin/ruff format .

@@ -2,17 +2,19 @@
 
 A sequence VAE (bidirectional LSTM encoder, `jaxgen.families.seqvae`) with a flat or a
 hierarchical (conductor) LSTM decoder, on short sequences (identifiers of the standard
-library, up to 19 characters) and long ones (its source lines, 32 to 63 characters), each
-without a counter-measure and with one of: KL warm-up, free bits, word dropout. Every cell of
-that 2 x 2 x 4 grid is one run (a sub-folder); the table gives, on held-out files, the greedy
-reconstruction accuracy from z = mu (per character and whole sequence), the KL, the
-importance-sampled NLL (nats per sequence), and the active latent units. Samples from the prior
-and lerp / slerp interpolations between two fixed sequences (decoded midpoints) follow.
+library, up to 19 characters), long ones (its source lines, 32 to 63 characters) and
+255-character blocks, each without a counter-measure and with one of: KL warm-up, free bits,
+word dropout. Every cell of that 3 x 2 x 4 grid is one run (a sub-folder); the table gives, on
+held-out files, the greedy reconstruction accuracy from z = mu (per character and whole
+sequence), the KL, the importance-sampled NLL (nats per sequence), and the active latent units.
+Samples from the prior and lerp / slerp interpolations between two fixed sequences (decoded
+midpoints) follow.
 
 Run:
   python -m jaxgen.main --config experiments/seq_vae.py --workdir runs/seq_vae
-      (make seq-vae: the full grid, 16 runs; 15 min on one core, single-threaded XLA, while
-      another job used the other core; the cells are cheap to drop or shorten:
+      (make seq-vae: the full grid, 24 runs, one epoch of lines and of blocks; 75 min on one
+      core, single-threaded XLA, while the test suite and another job shared the other; the
+      cells are cheap to drop or shorten:
       `--config.measures="('none', 'free_bits')"`, `--config.epochs.identifiers=3`)
   python -m jaxgen.main --config experiments/seq_vae.py:long --workdir runs/seq_vae_long
       (make seq-vae-long: lines only, both decoders, without and with free bits, 10 epochs

@@ -69,13 +69,19 @@ def _one_line(e: BaseException) -> str:
 
 
 def _unsafe_to_raise(frame: types.FrameType | None) -> bool:
-    """Whether `frame` runs inside an import, a finalizer or a garbage-collection callback."""
+    """Whether `frame` runs inside an import, a finalizer, a garbage-collection callback or
+    `Thread.start`."""
     while frame is not None:
         code = frame.f_code
         if code.co_filename.startswith("<frozen importlib") or code.co_name in (
             "__del__",
             "_xla_gc_callback",
         ):
+            return True
+        # Raised while `start` waits for the new thread, the exception leaves the thread
+        # running and its owner unaware: jax's 60 s TPU-probe timer, started as the backend
+        # initializes, then held the interpreter's exit for a minute after a Ctrl-C.
+        if code.co_name == "start" and code.co_filename == threading.__file__:
             return True
         frame = frame.f_back
     return False

@@ -475,6 +475,39 @@ def test_a_signal_a_library_wraps_in_its_own_error_still_ends_in_one_line(capsys
     assert err == [f"jaxgen: interrupted ({sig.name}); nothing was lost"]
 
 
+def test_a_signal_while_a_thread_starts_waits_until_its_owner_can_stop_it(monkeypatch, capsys):
+    import os
+    import threading
+
+    from jaxgen.errors import run_cli
+
+    real_start, sent = threading._start_new_thread, []
+
+    def start_then_signal(*args):  # the signal lands while `Thread.start` waits for the thread
+        ident = real_start(*args)
+        if not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGINT))
+        return ident
+
+    monkeypatch.setattr(threading, "_start_new_thread", start_then_signal)
+    timers = []
+
+    def backend_init():  # as jax does while it probes for a TPU: a 60 s warning timer
+        timers.append(threading.Timer(60, lambda: None))
+        timers[0].start()
+        try:
+            time.sleep(5)
+        finally:
+            timers[0].cancel()
+
+    assert run_cli(backend_init) == 130
+    timers[0].join(timeout=5)  # raised inside `start`, it ran on and held the exit for 60 s
+    assert not timers[0].is_alive()
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "jaxgen: interrupted (SIGINT); nothing was lost"
+    ]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_the_cli_starts_is_one_line_and_128_plus_its_number(folder, sig):
     config = faults.write_config(folder)

@@ -10,8 +10,10 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 setup: $(STAMP)
 
 # jax 0.12 needs Python >= 3.12: scripts/find_python.sh finds one (PATH, pyenv) or says what to
-# install; PYTHON=/path/to/python3.12 picks it by hand. --clear: an older .venv is rebuilt.
+# install; PYTHON=/path/to/python3.12 picks it by hand. --clear: an older .venv is rebuilt,
+# but never from under a process that uses it (a run, the tests): that would kill it.
 $(STAMP): pyproject.toml
+	@if pids=$$(scripts/venv_busy.sh .venv); then echo "make setup: pyproject.toml changed, so .venv must be rebuilt, but running processes use it (PIDs $$pids): let them finish or stop them, then run make again" >&2; exit 1; fi
 	@py=$$(scripts/find_python.sh) && echo "make setup: $$py" && $$py -m venv --clear .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

@@ -76,7 +76,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     """Trains the sweep and writes the table, figures and report; returns the summary."""
     workdir = experiment.start(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.mlp.dataset)
-    x_train, x_test = splits.train["x"], splits.test["x"]
+    x_train, x_test = splits.train["x"], splits.split("test")["x"]
     models = {}
 
     def measure(k: int) -> dict:

@@ -72,7 +72,7 @@ def run(config: ConfigDict, workdir: str, splits: data_lib.Splits | None = None)
     """Trains the plain AE and one denoising AE per noise setting; writes tables and figures."""
     workdir = experiment.start(workdir, config)
     splits = splits if splits is not None else data_lib.load(config.ae.dataset)
-    x_train, x_test = splits.train["x"], splits.test["x"]
+    x_train, x_test = splits.train["x"], splits.split("test")["x"]
     shape = x_test.shape
     k = int(config.ae.model.code_size)
     pca = pca_lib.fit(jnp.asarray(x_train.reshape(len(x_train), -1)), k)

@@ -86,7 +86,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
     figs = workdir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     splits = data_lib.load(config.gan.dataset)
-    x_test = splits.test["x"][:, 0]
+    x_test = splits.split("test")["x"][:, 0]
     n = len(x_test)
     grid, dens, inv = _target(splits.info)
     key = jax.random.PRNGKey(config.gan.seed)

@@ -149,7 +149,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
             cfg = config_lib.variant(model_cfg, **{"dataset.name": ds})
             if splits is None:
                 splits = data_lib.load(cfg.dataset)
-                real = splits.test["x"][:NUM_EVAL]
+                real = splits.split("test")["x"][:NUM_EVAL]
                 pair = coverage_per_seed(real[None], splits.info["means"], splits.info["stds"])
                 rows.append(_row(ds, "real test data", pair))
             res = train(cfg, workdir / f"{ds}_{name}", splits=splits)

@@ -61,7 +61,7 @@ def _pca_error(x_train: np.ndarray, x_test: np.ndarray, k: int) -> tuple[float, 
 
 def _sweep(name: str, cfg: ConfigDict, sizes, workdir: Path) -> tuple[list[dict], dict]:
     splits = data_lib.load(cfg.dataset)
-    x_train, x_test = splits.train["x"], splits.test["x"]
+    x_train, x_test = splits.train["x"], splits.split("test")["x"]
     rows, models = [], {}
     for k in sizes:
         pca_err, p = _pca_error(x_train, x_test, k)

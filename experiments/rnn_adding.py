@@ -214,7 +214,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
                 cfg = rnn_family.variant(base, **{"model.cell": cell})
                 sub = workdir / (f"{cell}_T{lag}" + ("" if name == "default" else f"_{name}"))
                 summary = experiment.train_or_reuse(cfg, sub, splits)
-                row = _row(cell, int(lag), cfg, summary, sub, len(splits.test["x"]))
+                row = _row(cell, int(lag), cfg, summary, sub, len(splits.split("test")["x"]))
                 # The sub-run's own training CPU time, also when it is reused.
                 cpu = summary.get("train_cpu_seconds")
                 rows.append({"variant": name, **row, "train_cpu_seconds": cpu})

@@ -96,7 +96,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
     ae_fam, ae_state = ae_res.family, ae_res.seed_state(0)
     vae_fam, vae_state = vae_res.family, vae_res.seed_state(0)
 
-    test = splits.test
+    test = splits.split("test")
     i, j = _pairs(test, config.num_pairs, named_key(root, "pairs"))
     x0, x1 = jnp.asarray(test["x"][i]), jnp.asarray(test["x"][j])
     y0, y1 = test["y"][i], test["y"][j]

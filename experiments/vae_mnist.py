@@ -174,7 +174,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
     train_wall = time.time() - t0
     fam, state, splits = result.family, result.seed_state(0), result.splits
     s = result.summary
-    x_test = splits.test["x"]
+    x_test = splits.split("test")["x"]
     num = config.nll.num or len(x_test)
     key = named_key(jax.random.PRNGKey(config.seed), "nll")
     print(f"jaxgen: test NLL with k={config.nll.k} on {num} test images ...", flush=True)

@@ -143,7 +143,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
     figs = workdir / "figures"
     key = named_key(jax.random.PRNGKey(0), "vq_mnist")
     splits = data_lib.load(vq_config(config, config.budgets[0]).dataset)
-    x_train, x_val, x_test = splits.train["x"], splits.val["x"], splits.test["x"]
+    x_train, x_val, x_test = splits.train["x"], splits.split("val")["x"], splits.split("test")["x"]
     clf = classifier_lib.load_or_train(
         workdir, splits, named_key(key, "classifier"), num_epochs=config.classifier_epochs
     )

@@ -122,3 +122,15 @@ def test_representations_probe_and_regularizers(toy, tmp_path):
     # Each regularizer does what it says, measured on the trained encoders.
     assert by["AE contractive"]["jacobian_fro2"] < by["AE undercomplete"]["jacobian_fro2"]
     assert by["AE sparse_kl"]["mean_activation"] < by["AE undercomplete"]["mean_activation"]
+
+
+@pytest.mark.parametrize("name", ["ae_compression", "ae_denoising", "ae_representations"])
+def test_data_without_a_test_split_is_one_data_error_before_training(toy, tmp_path, name):
+    import dataclasses
+
+    from jaxgen.errors import DataError
+
+    exp = _experiment(name)
+    with pytest.raises(DataError, match="has no test split"):
+        exp.run(exp.get_config("tiny"), tmp_path, splits=dataclasses.replace(toy, test=None))
+    assert not any(tmp_path.rglob("checkpoints"))  # it stopped before any training

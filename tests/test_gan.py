@@ -3,6 +3,7 @@ shapes under jit, a tiny 1-D GAN that moves toward its target and resumes exactl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import chex
@@ -104,6 +105,9 @@ def test_gradient_penalties_by_hand(kind):
         want = 0.5 * np.mean(np.sum((w + at) ** 2, axis=1))
     np.testing.assert_allclose(got, want, rtol=1e-5)
     assert float(gan.gradient_penalty(critic, real, fake, "none")) == 0.0
+    if kind == "gp":  # its interpolation points are random: no key is one clear error
+        with pytest.raises(ValueError, match="pass a key"):
+            gan.gradient_penalty(critic, real, fake, kind)
 
 
 def _tiny_config(dataset="gmm1d", **model):
@@ -292,6 +296,11 @@ def test_tiny_gan_with_r1_covers_both_modes_of_a_two_mode_mixture(tmp_path):
         cov = mode_coverage(x, splits.info["means"], splits.info["stds"])
         share = cov["counts"] / len(x)
         assert cov["modes_captured"] == 2 and share.min() > 0.1, (s, share)
+    # The report on data with no test split (a user's own) plots the training points instead.
+    out = res.family.report(
+        res.seed_state(0), dataclasses.replace(splits, test=None), tmp_path, jax.random.PRNGKey(0)
+    )
+    assert out["modes_captured"] == 2 and (tmp_path / "figures" / "samples.png").is_file()
 
 
 def test_wgan_gp_run_keeps_its_critic_near_1_lipschitz_and_works_through_load_run(tmp_path):

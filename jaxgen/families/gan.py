@@ -185,7 +185,9 @@ def gradient_penalty(
     if kind == "none":
         return jnp.zeros((), real.dtype)
     if kind == "gp":
-        e = jax.random.uniform(cast(jax.Array, key), (real.shape[0] // group,), real.dtype)
+        if key is None:
+            raise ValueError("the 'gp' penalty draws its interpolation points: pass a key")
+        e = jax.random.uniform(key, (real.shape[0] // group,), real.dtype)
         e = jnp.repeat(e, group).reshape((-1,) + (1,) * (real.ndim - 1))
         at = e * real + (1.0 - e) * fake
     elif kind in ("r1", "r2"):
@@ -488,6 +490,7 @@ class GANFamily(Family):
         from jaxgen import plotting
 
         x_test = np.asarray(splits.test["x"]) if splits.test is not None else None
+        x_train = np.asarray(splits.train["x"])
         shape = tuple(splits.train["x"].shape[1:])
         figs = Path(workdir) / "figures"
         out: dict[str, Any] = {}
@@ -509,7 +512,7 @@ class GANFamily(Family):
             cov = mode_coverage(samples[:2500], splits.info["means"], splits.info["stds"])
             out.update(modes_captured=cov["modes_captured"], high_quality=cov["high_quality"])
             plotting.scatter_panels(
-                {"data": cast(np.ndarray, x_test)[:2500], "GAN": samples[:2500]},
+                {"data": (x_test if x_test is not None else x_train)[:2500], "GAN": samples[:2500]},
                 figs / "samples.png",
             )
         elif shape == (1,) and x_test is not None:

@@ -137,8 +137,8 @@ class Seq2SeqFamily(Family):
 
     def report(self, state: State, splits: Splits, workdir: Path, key: Array) -> dict[str, Any]:
         x, y = (
-            cast(dict[str, np.ndarray], splits.test)["x"][:10],
-            cast(dict[str, np.ndarray], splits.test)["y"],
+            splits.split("test")["x"][:10],
+            splits.split("test")["y"],
         )
         pred = np.asarray(jax.jit(self.translate, static_argnums=2)(state, x, y.shape[1]))
         rows = [

@@ -485,8 +485,9 @@ def test_a_signal_while_a_thread_starts_waits_until_its_owner_can_stop_it(monkey
 
     def start_then_signal(*args):  # the signal lands while `Thread.start` waits for the thread
         ident = real_start(*args)
-        if not sent:
-            sent.append(os.kill(os.getpid(), signal.SIGINT))
+        if not sent:  # marked first: the handler's own re-delivery timer starts a thread too
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
         return ident
 
     monkeypatch.setattr(threading, "_start_new_thread", start_then_signal)

@@ -18,8 +18,9 @@ Run:
       `--config.measures="('none', 'free_bits')"`, `--config.epochs.identifiers=3`)
   python -m jaxgen.main --config experiments/seq_vae.py:long --workdir runs/seq_vae_long
       (make seq-vae-long: lines only, both decoders, without and with free bits, 10 epochs
-      each, 5,940 steps a run, ~6 min a run on one core: flat against hierarchical on long
-      sequences)
+      each: flat against hierarchical on long sequences. 5,380 steps a run with Python 3.12's
+      stdlib (5,940 with 3.11's); 16-17 min a run on one core of a machine whose matmuls ran
+      at half their usual speed, 2026-12-07)
   python -m jaxgen.main --config experiments/seq_vae.py:blocks --workdir runs/seq_vae_blocks
       (make seq-vae-blocks: MusicVAE's length, 255 characters and EOS from the start of a
       line, flat against a 16 x 16 hierarchical decoder, both with free bits (64 nats over

@@ -490,7 +490,6 @@ class GANFamily(Family):
         from jaxgen import plotting
 
         x_test = np.asarray(splits.test["x"]) if splits.test is not None else None
-        x_train = np.asarray(splits.train["x"])
         shape = tuple(splits.train["x"].shape[1:])
         figs = Path(workdir) / "figures"
         out: dict[str, Any] = {}
@@ -511,8 +510,9 @@ class GANFamily(Family):
 
             cov = mode_coverage(samples[:2500], splits.info["means"], splits.info["stds"])
             out.update(modes_captured=cov["modes_captured"], high_quality=cov["high_quality"])
+            data = x_test if x_test is not None else np.asarray(splits.train["x"])
             plotting.scatter_panels(
-                {"data": (x_test if x_test is not None else x_train)[:2500], "GAN": samples[:2500]},
+                {"data": data[:2500], "GAN": samples[:2500]},
                 figs / "samples.png",
             )
         elif shape == (1,) and x_test is not None:

@@ -136,10 +136,8 @@ class Seq2SeqFamily(Family):
         return cast(Array, self.model.apply({"params": state.params}, src, length, method="greedy"))
 
     def report(self, state: State, splits: Splits, workdir: Path, key: Array) -> dict[str, Any]:
-        x, y = (
-            splits.split("test")["x"][:10],
-            splits.split("test")["y"],
-        )
+        test = splits.split("test")
+        x, y = test["x"][:10], test["y"]
         pred = np.asarray(jax.jit(self.translate, static_argnums=2)(state, x, y.shape[1]))
         rows = [
             {

@@ -37,7 +37,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.mlp.train.num_epochs = 10
     c.conv = autoencoder.config("mnist", arch="conv", code_size=32, loss="bce")
     c.conv.model.conv_features = (32, 64)
-    c.conv.train.num_epochs = 3  # ~0.3 s a step on 2 cores: 6 sizes in ~35 min
+    # 1,170 steps a size. On one core (taskset, single-threaded XLA; 2026-12-07) a conv step
+    # took 1.15 s, 15-17 min a size, and the MLP 2 min a size: about 1 h in all.
+    c.conv.train.num_epochs = 3
     if quick:  # ~1 minute: MLP only, fewer sizes, a fifth of the data.
         c.code_sizes = (4, 16, 64)
         c.archs = ("mlp",)

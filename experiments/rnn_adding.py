@@ -210,11 +210,12 @@ def run(config: ConfigDict, workdir: str) -> dict:
             # The validation split (2,560 fresh sequences at T) is evaluated after every
             # epoch: it gives the number of training sequences each seed needed.
             splits = data_lib.load(base.dataset)
+            num_test = len(splits.split("test")["x"])
             for cell in config.cells:
                 cfg = rnn_family.variant(base, **{"model.cell": cell})
                 sub = workdir / (f"{cell}_T{lag}" + ("" if name == "default" else f"_{name}"))
                 summary = experiment.train_or_reuse(cfg, sub, splits)
-                row = _row(cell, int(lag), cfg, summary, sub, len(splits.split("test")["x"]))
+                row = _row(cell, int(lag), cfg, summary, sub, num_test)
                 # The sub-run's own training CPU time, also when it is reused.
                 cpu = summary.get("train_cpu_seconds")
                 rows.append({"variant": name, **row, "train_cpu_seconds": cpu})

@@ -63,7 +63,8 @@ def run(config: ConfigDict, workdir: str) -> dict:
     # No validation split: synthetic data, and each evaluation is one more compile.
     splits = dataclasses.replace(data_lib.load(config.base.dataset), val=None)
     t_min = int(config.base.dataset.seq_len)
-    batch = {k: jnp.asarray(v[: config.num_sequences]) for k, v in splits.split("test").items()}
+    test_split = splits.split("test")
+    batch = {k: jnp.asarray(v[: config.num_sequences]) for k, v in test_split.items()}
     series, rows = {}, []
     for cell in config.cells:
         cfg = rnn_family.variant(config.base, **{"model.cell": cell})
@@ -92,7 +93,7 @@ def run(config: ConfigDict, workdir: str) -> dict:
                     "ratio_t0_over_last": float(norms[0] / norms[-1]),
                 }
             )
-        rows[-1]["test_wrong"] = round(test["wrong"] * len(splits.split("test")["x"]))
+        rows[-1]["test_wrong"] = round(test["wrong"] * len(test_split["x"]))
     plotting.curves(
         series,
         workdir / "figures" / "grad_norm_vs_t.png",

@@ -67,6 +67,51 @@ def test_mnist_builder_stores_uint8_in_array_record():
     assert b.info.splits["train"].num_examples == 60_000
 
 
+def test_decoded_splits_are_cached_beside_the_prepared_files_and_checked(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    mnist_lib.load_split("test[:10]")  # the default folder, prepared
+    src = mnist_lib.builder().data_path
+    folder = tmp_path / "tfds" / src.parent.name / src.name
+    shutil.copytree(src, folder, ignore=shutil.ignore_patterns(mnist_lib.DECODED))
+    data_dir = str(tmp_path / "tfds")
+    x, y = mnist_lib.load_split("test[:100]", data_dir)
+    cache = list((folder / mnist_lib.DECODED).iterdir())
+    assert [p.suffix for p in cache] == [".npz"]
+
+    def unread(*args, **kwargs):
+        raise RuntimeError("decoded from the prepared files")
+
+    cls = type(mnist_lib.builder(data_dir))
+    with monkeypatch.context() as m:  # a new process: the arrays come from the cache alone
+        m.setattr(mnist_lib, "_READ", {})
+        m.setattr(cls, "as_data_source", unread)
+        x2, y2 = mnist_lib.load_split("test[:100]", data_dir)
+    np.testing.assert_array_equal(x2, x)
+    np.testing.assert_array_equal(y2, y)
+    assert y2.dtype == np.int32
+
+    cache[0].write_bytes(b"garbled")  # a damaged cache is decoded again and rewritten
+    monkeypatch.setattr(mnist_lib, "_READ", {})
+    x3, _ = mnist_lib.load_split("test[:100]", data_dir)
+    np.testing.assert_array_equal(x3, x)
+    assert mnist_lib._read_decoded(cache[0]) is not None
+
+    # A prepared file replaced since: the cache is not used, the files are read (and checked).
+    record = next(folder.glob("*test.array_record*"))
+    os.utime(record, ns=(record.stat().st_atime_ns, record.stat().st_mtime_ns + 10**9))
+    with monkeypatch.context() as m:
+        m.setattr(mnist_lib, "_READ", {})
+        m.setattr(cls, "as_data_source", unread)
+        with pytest.raises(DataError, match="decoded from the prepared files"):
+            mnist_lib.load_split("test[:100]", data_dir)
+    monkeypatch.setattr(mnist_lib, "_READ", {})
+    mnist_lib.load_split("test[:100]", data_dir)
+    after = list((folder / mnist_lib.DECODED).iterdir())
+    assert len(after) == 1 and after != cache  # the stale entry is gone
+
+
 def _tampered_copy(tmp_path, mutate):
     src = mnist_lib.source_file().read_bytes()
     path = tmp_path / "mnist.pkl.gz"

@@ -438,11 +438,16 @@ def test_damaged_prepared_mnist_files_are_a_data_error(tmp_path):
     from jaxgen.data import mnist
     from jaxgen.errors import DataError
 
-    prepared = tmp_path / "prepared"
-    mnist.load_split("test[:10]", str(prepared))  # a private copy, prepared once (~15 s)
+    mnist.load_split("test[:10]")  # the default folder, prepared
+    prepared = mnist.builder().data_path
     for target in ("dataset_info.json", "train.array_record"):
         data_dir = tmp_path / target
-        shutil.copytree(prepared, data_dir)
+        # A private copy of the prepared files, without the decoded splits: they are read.
+        shutil.copytree(
+            prepared,
+            data_dir / prepared.parent.name / prepared.name,
+            ignore=shutil.ignore_patterns(mnist.DECODED),
+        )
         cfg = data_lib.base_config("mnist", num_train=1000)
         cfg.data_dir = str(data_dir)
         path = next(p for p in data_dir.rglob("*") if p.name.endswith(target) or target in p.name)

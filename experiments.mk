@@ -68,6 +68,10 @@ gan-2d: setup
 gan-2d-wgan-gp: setup
 	$(MAIN) --config experiments/gan_2d.py:wgan_gp --workdir $(RUNS)/gan_2d_wgan_gp
 
+.PHONY: gan-2d-pacgan-ttur
+gan-2d-pacgan-ttur: setup
+	$(MAIN) --config experiments/gan_2d.py:pacgan_ttur --workdir $(RUNS)/gan_2d_pacgan_ttur
+
 .PHONY: gan-mnist
 gan-mnist: setup
 	$(MAIN) --config experiments/gan_mnist.py --workdir $(RUNS)/gan_mnist

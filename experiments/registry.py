@@ -127,11 +127,19 @@ TARGETS: tuple[Target, ...] = (
         "gan-2d",
         "mode coverage on 8 Gaussians on a ring and 25 on a grid: the plain GAN, "
         "PacGAN4, R1 and WGAN-GP (options of one GAN config), 5 seeds side by side; "
-        "`make gan-2d-wgan-gp` runs the WGAN-GP entry alone",
+        "`make gan-2d-wgan-gp` runs the WGAN-GP entry alone, `make gan-2d-pacgan-ttur` "
+        "PacGAN4 with D's rate 3x G's",
         "gan_2d.py",
         "gan_2d",
     ),
     T("gan-2d-wgan-gp", "", "gan_2d.py:wgan_gp", "gan_2d_wgan_gp", alias_of="gan-2d"),
+    T(
+        "gan-2d-pacgan-ttur",
+        "",
+        "gan_2d.py:pacgan_ttur",
+        "gan_2d_pacgan_ttur",
+        alias_of="gan-2d",
+    ),
     T(
         "gan-mnist",
         "MLP and DCGAN-style GANs on MNIST, both PacGAN2 (30 resumable epochs each, "

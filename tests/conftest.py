@@ -60,6 +60,20 @@ def assert_stdlib_split(files: dict[str, list[str]]) -> None:
     assert sum(map(len, splits)) == len(names)
 
 
+def copy_prepared_mnist(data_dir: Path) -> Path:
+    """A private copy of the default folder's prepared MNIST files (prepared first if need
+    be) in `data_dir`, without their decoded splits; returns the copy's version folder."""
+    import shutil
+
+    from jaxgen.data import mnist
+
+    mnist.load_split("test[:10]")
+    src = mnist.builder().data_path
+    folder = Path(data_dir) / src.parent.name / src.name
+    shutil.copytree(src, folder, ignore=shutil.ignore_patterns(mnist.DECODED))
+    return folder
+
+
 def tiny_ae_config(**train):
     """A 2-layer autoencoder on a small ferris wheel: ~1 s per run after compilation."""
     from jaxgen.families import autoencoder

@@ -69,12 +69,10 @@ def test_mnist_builder_stores_uint8_in_array_record():
 
 def test_decoded_splits_are_cached_beside_the_prepared_files_and_checked(tmp_path, monkeypatch):
     import os
-    import shutil
 
-    mnist_lib.load_split("test[:10]")  # the default folder, prepared
-    src = mnist_lib.builder().data_path
-    folder = tmp_path / "tfds" / src.parent.name / src.name
-    shutil.copytree(src, folder, ignore=shutil.ignore_patterns(mnist_lib.DECODED))
+    from tests.conftest import copy_prepared_mnist
+
+    folder = copy_prepared_mnist(tmp_path / "tfds")
     data_dir = str(tmp_path / "tfds")
     x, y = mnist_lib.load_split("test[:100]", data_dir)
     cache = list((folder / mnist_lib.DECODED).iterdir())

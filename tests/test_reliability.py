@@ -24,7 +24,7 @@ from jaxgen import main as cli
 from jaxgen.train import train
 from jaxgen.train.checkpoint import Checkpointer
 from jaxgen.train.preflight import prepare
-from tests.conftest import ROOT, run_cli, tiny_ae_config
+from tests.conftest import ROOT, copy_prepared_mnist, run_cli, tiny_ae_config
 
 _spec = importlib.util.spec_from_file_location("faults", ROOT / "scripts" / "faults.py")
 faults = importlib.util.module_from_spec(_spec)
@@ -432,22 +432,12 @@ def test_an_empty_workdir_is_one_line(config_file, capsys):
 
 
 def test_damaged_prepared_mnist_files_are_a_data_error(tmp_path):
-    import shutil
-
     from jaxgen import data as data_lib
-    from jaxgen.data import mnist
     from jaxgen.errors import DataError
 
-    mnist.load_split("test[:10]")  # the default folder, prepared
-    prepared = mnist.builder().data_path
     for target in ("dataset_info.json", "train.array_record"):
         data_dir = tmp_path / target
-        # A private copy of the prepared files, without the decoded splits: they are read.
-        shutil.copytree(
-            prepared,
-            data_dir / prepared.parent.name / prepared.name,
-            ignore=shutil.ignore_patterns(mnist.DECODED),
-        )
+        copy_prepared_mnist(data_dir)  # without the decoded splits: the damaged files are read
         cfg = data_lib.base_config("mnist", num_train=1000)
         cfg.data_dir = str(data_dir)
         path = next(p for p in data_dir.rglob("*") if p.name.endswith(target) or target in p.name)

@@ -16,6 +16,7 @@ from jaxgen import data as data_lib
 from jaxgen.errors import ConfigError
 from jaxgen.evaluation.fid import wasserstein_1d
 from jaxgen.families import gan
+from jaxgen.models.gan import MLPDiscriminator
 from jaxgen.train import train
 
 # Logits whose probabilities are easy by hand: sigmoid(0) = 1/2, sigmoid(log 3) = 3/4.
@@ -128,6 +129,7 @@ def _tiny_config(dataset="gmm1d", **model):
         ("mlp", (2,), 3, "gaussian", {"pack": 2, "penalty": "r1", "penalty_weight": 1.0}),
         ("mlp", (2,), 1, "gaussian", {"loss": "wasserstein", "penalty": "gp"}),
         ("conv", (28, 28, 1), 2, "gaussian", {"pack": 3}),
+        ("mlp", (2,), 1, "gaussian", {"pack": 4, "d_activation": "maxout", "d_maxout_pieces": 3}),
     ],
 )
 def test_train_step_shapes_under_jit_and_k_discriminator_updates(
@@ -225,6 +227,20 @@ def test_x_scale_scales_the_generator_and_unscales_the_discriminator():
     )
 
 
+def test_maxout_discriminator_takes_the_max_of_its_pieces_by_hand():
+    d = MLPDiscriminator((4, 3), "maxout", pieces=2)
+    x = jax.random.normal(jax.random.PRNGKey(0), (5, 2, 3))
+    params = d.init(jax.random.PRNGKey(1), x)["params"]
+    h = np.asarray(x).reshape(5, 6)
+    for i, units in enumerate((4, 3)):
+        layer = params[f"dense_{i}"]
+        pieces = h @ np.asarray(layer["kernel"]) + np.asarray(layer["bias"])
+        h = pieces.reshape(5, units, 2).max(axis=-1)
+    out = params["dense_2"]
+    by_hand = (h @ np.asarray(out["kernel"]) + np.asarray(out["bias"]))[:, 0]
+    np.testing.assert_allclose(jax.jit(d.apply)({"params": params}, x), by_hand, rtol=1e-5)
+
+
 def test_bad_configs_fail_with_config_errors():
     with pytest.raises(ConfigError, match="divisible"):
         gan.make_family(_tiny_config(d_steps=3))  # batch 64 is not a multiple of 3
@@ -240,6 +256,8 @@ def test_bad_configs_fail_with_config_errors():
         gan.make_family(_tiny_config(g_ema=1.0))
     with pytest.raises(ConfigError, match="model.penalty"):
         gan.make_family(_tiny_config(penalty="r3", penalty_weight=1.0))
+    with pytest.raises(ConfigError, match="maxout"):
+        gan.make_family(_tiny_config(arch="conv", d_activation="maxout"))
 
 
 def test_tiny_1d_gan_moves_toward_target_and_resumes_exactly(tmp_path):

@@ -122,7 +122,8 @@ def model_config(**overrides: Any) -> ml_collections.ConfigDict:
             "g_hidden": (64, 64),  # MLP generator hidden sizes
             "d_hidden": (64, 64),  # MLP discriminator hidden sizes
             "g_activation": "relu",
-            "d_activation": "leaky_relu",
+            "d_activation": "leaky_relu",  # or "maxout" (MLP only): max of d_maxout_pieces
+            "d_maxout_pieces": 5,
             "g_out": "linear",  # linear | sigmoid | tanh: the generator's output nonlinearity
             "conv_g_features": (64, 32),  # channels after each x2 upsampling (7 -> 14 -> 28)
             "conv_g_start": 128,  # channels of the generator's 7x7 start map
@@ -268,6 +269,8 @@ class GANFamily(Family):
             )
         if m.get("penalty_every", 1) < 1:
             raise ConfigError(f"model.penalty_every must be >= 1, got {m.penalty_every}")
+        if m.d_activation == "maxout" and (m.arch != "mlp" or m.get("d_maxout_pieces", 5) < 1):
+            raise ConfigError("model.d_activation='maxout' needs model.arch='mlp' and >= 1 piece")
         if not m.x_scale > 0:
             raise ConfigError(f"model.x_scale must be > 0, got {m.x_scale}")
         if m.get("num_classes", 0) < 0:
@@ -298,7 +301,7 @@ class GANFamily(Family):
             )
         else:
             g = MLPGenerator(tuple(m.g_hidden), tuple(shape), m.g_activation, m.g_out)
-            d = MLPDiscriminator(tuple(m.d_hidden), m.d_activation)
+            d = MLPDiscriminator(tuple(m.d_hidden), m.d_activation, m.get("d_maxout_pieces", 5))
         return g, d
 
     def noise(self, key: jax.Array, num: int) -> jax.Array:

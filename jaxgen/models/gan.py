@@ -34,14 +34,25 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """x (B, ...) -> logit (B,): flattened input, dense layers, one output unit."""
+    """x (B, ...) -> logit (B,): flattened input, dense layers, one output unit.
+
+    With `act="maxout"` each hidden unit is the max of `pieces` linear pieces (Goodfellow et
+    al. 2013), the discriminator of the original GAN paper and of PacGAN's 2-D experiments.
+    """
 
     hidden: Sequence[int]
     act: str = "leaky_relu"
+    pieces: int = 5
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        return MLP((*self.hidden, 1), act=self.act)(x.reshape(x.shape[0], -1))[:, 0]
+        x = x.reshape(x.shape[0], -1)
+        if self.act != "maxout":
+            return MLP((*self.hidden, 1), act=self.act)(x)[:, 0]
+        for i, f in enumerate(self.hidden):
+            h = nn.Dense(f * self.pieces, name=f"dense_{i}")(x)
+            x = h.reshape(x.shape[0], f, self.pieces).max(axis=-1)
+        return nn.Dense(1, name=f"dense_{len(self.hidden)}")(x)[:, 0]
 
 
 class ConvGenerator(nn.Module):

@@ -72,6 +72,10 @@ gan-2d-wgan-gp: setup
 gan-2d-pacgan-ttur: setup
 	$(MAIN) --config experiments/gan_2d.py:pacgan_ttur --workdir $(RUNS)/gan_2d_pacgan_ttur
 
+.PHONY: gan-2d-pacgan-long
+gan-2d-pacgan-long: setup
+	$(MAIN) --config experiments/gan_2d.py:pacgan_long --workdir $(RUNS)/gan_2d_pacgan_long
+
 .PHONY: gan-mnist
 gan-mnist: setup
 	$(MAIN) --config experiments/gan_mnist.py --workdir $(RUNS)/gan_mnist

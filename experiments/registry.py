@@ -128,7 +128,7 @@ TARGETS: tuple[Target, ...] = (
         "mode coverage on 8 Gaussians on a ring and 25 on a grid: the plain GAN, "
         "PacGAN4, R1 and WGAN-GP (options of one GAN config), 5 seeds side by side; "
         "`make gan-2d-wgan-gp` runs the WGAN-GP entry alone, `make gan-2d-pacgan-ttur` "
-        "PacGAN4 with D's rate 3x G's",
+        "PacGAN4 with D's rate 3x G's, `make gan-2d-pacgan-long` PacGAN4 for twice the steps",
         "gan_2d.py",
         "gan_2d",
     ),
@@ -138,6 +138,13 @@ TARGETS: tuple[Target, ...] = (
         "",
         "gan_2d.py:pacgan_ttur",
         "gan_2d_pacgan_ttur",
+        alias_of="gan-2d",
+    ),
+    T(
+        "gan-2d-pacgan-long",
+        "",
+        "gan_2d.py:pacgan_long",
+        "gan_2d_pacgan_long",
         alias_of="gan-2d",
     ),
     T(

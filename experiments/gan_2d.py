@@ -43,10 +43,17 @@ with this file's settings, ring unless said):
   `num_epochs=256`, 2 seeds), packed D still sits at chance until about 25-35k, then G's
   modes sharpen: 55.1% / 87.1% / 93.8% HQ at 40k / 50k / 80k, 25/25 modes on both seeds.
   D's rate at 3x G's over the same 80k: 24.5/25 at 91.7%, so the faster D only made up
-  for the short schedule. That is the `pacgan_long` entry (`make gan-2d-pacgan-long`).
-- Not what mattered: a moving average of G (88.2% against 88.3% at 10k), putting the data's
-  scale outside the networks (`x_scale`, grid 18.9% against 27.5%). PacGAN4 with R1 at 4x
-  the batch reached 91.3% at 10k steps, in the time R1 alone took for 20k steps (95.0%).
+  for the short schedule. That is the `pacgan_long` entry (`make gan-2d-pacgan-long`,
+  about 17 min a mixture on one core): over 5 seeds 8/8 ring modes at 98.4% HQ and 24.4/25
+  grid modes at 90.5% (seeds 87.1-94.0%; the two lowest miss 1-2 modes), against PacGAN's
+  Table 1's 7.8/8 at 95.9% and 24.8/25 at 93.6%. HQ still rose by 0.2-1.0 points
+  over the last 10k steps: PacGAN's 400k steps were not tried (about 85 min a mixture).
+- Not what mattered: PacGAN's own D (3x200 maxout units of 5 pieces, `model.d_activation=
+  maxout`) with D's rate 3x G's: 20.5/25 modes at 48.7% HQ at 40k (2 seeds, HQ 18% and
+  79%; 5x the step time), against 24/25 at 80.1% with the table's D; a moving average of
+  G (88.2% against 88.3% at 10k), putting the data's scale outside the networks
+  (`x_scale`, grid 18.9% against 27.5%). PacGAN4 with R1 at 4x the batch reached 91.3% at
+  10k steps, in the time R1 alone took for 20k steps (95.0%).
 - WGAN-GP (Gulrajani et al. 2017, their toy settings: lambda 0.1, 5 critic updates of 128
   examples per G update, Adam 1e-4 b1 0.5 b2 0.9, here with the same cosine decay; 40k G
   steps, about 25-30 min per mixture on a shared core): 8/8 ring modes at 82.7% HQ, 21.6/25

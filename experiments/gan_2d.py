@@ -47,9 +47,11 @@ with this file's settings, ring unless said):
   about 17 min a mixture on one core): over 5 seeds 8/8 ring modes at 98.4% HQ and 24.4/25
   grid modes at 90.5% (seeds 87.1-94.0%; the two lowest miss 1-2 modes), against PacGAN's
   Table 1's 7.8/8 at 95.9% and 24.8/25 at 93.6%. HQ still rose by 0.2-1.0 points
-  over the last 10k steps. At 160k (`num_epochs=512`, 2 seeds, 14 min): 24.5/25 modes at
-  95.7% HQ (one seed 25/25 at 97.0%, the other 22-24 modes over the last 40k steps);
-  PacGAN's 400k steps were not tried.
+  over the last 10k steps. At 160k steps, grid only (`:pacgan_long` with
+  `--config.datasets="('grid25',)" --config.models.pacgan4_long.train.num_epochs=512`,
+  35 min on one core; the README row gives the command): 24.8/25 modes at 95.5% HQ over
+  5 seeds (93.8-97.0%; one seed 24/25), PacGAN's modes and above its HQ. PacGAN's 400k
+  steps were not tried.
 - Not what mattered: PacGAN's own D (3x200 maxout units of 5 pieces, `model.d_activation=
   maxout`) with D's rate 3x G's: 20.5/25 modes at 48.7% HQ at 40k (2 seeds, HQ 18% and
   79%; 5x the step time), against 24/25 at 80.1% with the table's D; a moving average of
@@ -62,7 +64,9 @@ with this file's settings, ring unless said):
   grid modes at 6.2% HQ. It covers modes, but its samples stay spread between them (the
   grid's HQ is what Gulrajani et al.'s own toy figures show); at 2.5k steps the ring had
   5/8 modes at 0.3% HQ (2 seeds). lambda 1 on the grid: 23.5/25 modes at 5.8% HQ (2
-  seeds, `--config.models.wgan_gp.model.penalty_weight=1.0`). Longer training was not tried.
+  seeds, `--config.models.wgan_gp.model.penalty_weight=1.0`). Twice the steps (80k G steps,
+  `--config.models.wgan_gp.train.num_epochs=640`, 2 seeds, 33 min): 25/25 grid modes at
+  21.3% HQ (7.8% at 40k of the same schedule); its HQ climbs, slowly.
 
 Run:
   python -m jaxgen.main --config experiments/gan_2d.py --workdir runs/gan_2d   (make gan-2d)

@@ -146,10 +146,18 @@ def variant(base: ConfigDict, **model) -> ConfigDict:
     return cfg
 
 
+# The entries that also run alone (`gan_2d.py:<arg>`): model name, config, and the make
+# target their README rows name, beside the table's rows.
+ENTRIES = {
+    "wgan_gp": ("wgan_gp", wgan_gp, "make gan-2d-wgan-gp"),
+    "pacgan_ttur": ("pacgan4_ttur", pacgan_ttur, "make gan-2d-pacgan-ttur"),
+    "pacgan_long": ("pacgan4_long", pacgan_long, "make gan-2d-pacgan-long"),
+}
+
+
 def get_config(arg: str | None = None) -> ConfigDict:
-    entries = ("wgan_gp", "pacgan_ttur", "pacgan_long")  # one entry alone, its own make target
-    if arg not in (None, "quick", "tiny", *entries):
-        raise ValueError(f"unknown arg {arg!r} (quick, tiny, {', '.join(entries)})")
+    if arg not in (None, "quick", "tiny", *ENTRIES):
+        raise ValueError(f"unknown arg {arg!r} (quick, tiny, {', '.join(ENTRIES)})")
     quick = arg in ("quick", "tiny")
     c = ConfigDict()
     c.datasets = ("ring8",) if quick else ("ring8", "grid25")
@@ -181,12 +189,9 @@ def get_config(arg: str | None = None) -> ConfigDict:
         g.train.steps_per_scan = g.train.checkpoint_every_steps = 31
         g.model.g_hidden = g.model.d_hidden = (32, 32)
     models = {"pacgan4": variant(g, pack=4)}
-    if arg == "wgan_gp":
-        models = {"wgan_gp": wgan_gp(g)}
-    elif arg == "pacgan_ttur":
-        models = {"pacgan4_ttur": pacgan_ttur(g)}
-    elif arg == "pacgan_long":
-        models = {"pacgan4_long": pacgan_long(g)}
+    if arg in ENTRIES:
+        name, make, _ = ENTRIES[arg]
+        models = {name: make(g)}
     elif not quick:
         models = {
             "gan": variant(g),
@@ -197,11 +202,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
     c.models = ConfigDict(models)
     c.num_panels = 6
     # The command the README's rows name: a run of some entries adds rows, keeping the others.
-    c.command = {
-        "wgan_gp": "make gan-2d-wgan-gp",
-        "pacgan_ttur": "make gan-2d-pacgan-ttur",
-        "pacgan_long": "make gan-2d-pacgan-long",
-    }.get(arg or "", "make gan-2d")
+    c.command = ENTRIES[arg][2] if arg in ENTRIES else "make gan-2d"
     return c
 
 
